@@ -1,0 +1,1 @@
+"""catalog_assets: the notebook catalog as Dagster software-defined assets."""

@@ -1,0 +1,35 @@
+"""The code location: the notebook catalog as Dagster definitions (wiring only)."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from catalog_assets.automation import entry_schedules
+from catalog_assets.catalog import default_catalog_dir, load_catalog
+from catalog_assets.deployment import project_home, resolve_deployment
+from catalog_assets.factory import NotebookRunner, entry_asset, source_asset
+from catalog_assets.io_managers import CatalogIOManager, CatalogStorage
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when the code location loads, from the environment as it is then."""
+    environ = dict(os.environ)
+    deployment = resolve_deployment(environ)
+    catalog = load_catalog(default_catalog_dir(environ))
+    storage = CatalogStorage.for_deployment(deployment)
+    executed_dir = project_home(environ) / ".catalog" / "executed"
+    return dg.Definitions(
+        assets=[
+            *(source_asset(source) for source in catalog.sources.values()),
+            *(entry_asset(entry, catalog) for entry in catalog.entries.values()),
+        ],
+        schedules=entry_schedules(catalog, deployment),
+        resources={
+            "io_manager": CatalogIOManager(storage=storage),
+            "catalog_storage": storage,
+            "notebook_runner": NotebookRunner(executed_dir=str(executed_dir)),
+        },
+    )

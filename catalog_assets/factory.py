@@ -1,0 +1,223 @@
+"""Catalog entry -> Dagster asset that runs the entry's notebook in a Jupyter kernel.
+
+Each asset carries what the entry declares (group, description, owner, kinds, tags, inputs as deps,
+checks) and a code version fingerprinting its notebook code and metadata. Its step resolves every
+input to a stored object (a branch falls back to production), runs the notebook with those inputs
+injected in place of the ``parameters`` cell, and yields the product the kernel staged, plus the
+kernel-evaluated check results. The executed notebook is kept for every run, failed ones too.
+"""
+
+import dataclasses
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from catalog_assets import checks
+from catalog_assets.catalog import Catalog, Entry, SourceSpec
+from catalog_assets.execution import NotebookFailed, run_notebook
+from catalog_assets.fingerprint import code_version
+from catalog_assets.io_managers import (
+    SOURCE_FORMAT,
+    SOURCE_LOCATION,
+    CatalogStorage,
+    frame_metadata,
+    locate_input,
+)
+from catalog_assets.storage import CatalogStore, Located, Staged
+
+KINDS = {"dataset": "pandas", "model": "scikit-learn"}
+
+
+class NotebookRunner(dg.ConfigurableResource):
+    """Where executed notebooks are kept (local, under the code server's working directory, so the
+    UI's "View notebook" can open them)."""
+
+    executed_dir: str
+
+    def executed_path(self, run_id: str, entry: str) -> Path:
+        return Path(self.executed_dir) / run_id / f"{entry}.ipynb"
+
+
+def source_asset(source: SourceSpec) -> dg.AssetSpec:
+    """A source as an external asset: visible, usable as an input, never materialized by us."""
+    return dg.AssetSpec(
+        key=source.name,
+        description=source.description,
+        group_name="sources",
+        kinds={source.format},
+        owners=[source.owner] if source.owner else [],
+        metadata={
+            "provider": source.provider,
+            SOURCE_LOCATION: source.location,
+            SOURCE_FORMAT: source.format,
+        },
+    )
+
+
+def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
+    """The asset of one catalog entry."""
+    meta = entry.metadata
+    input_metadata = {
+        name: (
+            {
+                SOURCE_LOCATION: catalog.sources[name].location,
+                SOURCE_FORMAT: catalog.sources[name].format,
+            }
+            if name in catalog.sources
+            else None
+        )
+        for name in meta.inputs
+    }
+
+    @dg.asset(
+        name=entry.name,
+        group_name=entry.group,
+        description=meta.description,
+        owners=[meta.owner],
+        kinds={"jupyter", KINDS[meta.kind]},
+        tags=meta.tags,
+        deps=[dg.AssetKey(name) for name in meta.inputs],
+        code_version=code_version(entry),
+        check_specs=[
+            dg.AssetCheckSpec(
+                check.name,
+                asset=entry.name,
+                description=checks.describe(check),
+                blocking=check.blocking,
+            )
+            for check in meta.checks
+        ],
+        metadata={
+            "notebook_path": dg.MetadataValue.notebook(str(entry.notebook_path)),
+            "metadata_path": dg.MetadataValue.path(str(entry.metadata_path)),
+            "catalog/kind": meta.kind,
+        },
+        op_tags={"notebook_path": str(entry.notebook_path)},
+    )
+    def _notebook_asset(
+        context: dg.AssetExecutionContext,
+        catalog_storage: CatalogStorage,
+        notebook_runner: NotebookRunner,
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        store = catalog_storage.get_store()
+        inputs = {
+            name: locate_input(store, dg.AssetKey(name), metadata)
+            for name, metadata in input_metadata.items()
+        }
+        for name, located in inputs.items():
+            context.log.info(
+                f"input {name}: {located.area} copy at {store.backend.uri(located.key)}"
+            )
+        yield from _run_entry(context, entry, store, inputs, notebook_runner)
+
+    return _notebook_asset
+
+
+def _run_entry(
+    context: dg.AssetExecutionContext,
+    entry: Entry,
+    store: CatalogStore,
+    inputs: dict[str, Located],
+    runner: NotebookRunner,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    executed = runner.executed_path(context.run_id, entry.name)
+    notebook_link = dg.MetadataValue.notebook(str(executed))
+    with tempfile.TemporaryDirectory(prefix="catalog-step-") as scratch:
+        manifest_path = Path(scratch) / "manifest.json"
+        spec = {
+            "entry": entry.name,
+            "run_id": context.run_id,
+            "metadata_path": str(entry.metadata_path),
+            "deployment": dataclasses.asdict(store.deployment),
+            "inputs": {name: dataclasses.asdict(located) for name, located in inputs.items()},
+            "checks": [check.model_dump(mode="json") for check in entry.metadata.checks],
+            "manifest": str(manifest_path),
+        }
+        try:
+            run_notebook(entry.notebook_path, _injected_cell(spec), executed, context.log.warning)
+        except NotebookFailed as failure:
+            _discard_staged(store, manifest_path)
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=entry.name,
+                    metadata={"executed_notebook": notebook_link, "error": str(failure)},
+                )
+            )
+            raise dg.Failure(
+                description=(
+                    f"{entry.notebook_path}: {failure}. The previous value is kept. The executed "
+                    f"notebook, with the traceback, is at {executed}"
+                ),
+                metadata={"executed_notebook": notebook_link},
+            ) from None
+        except BaseException:
+            _discard_staged(store, manifest_path)
+            raise
+        manifest = _read_manifest(manifest_path, entry)
+
+    product = manifest["product"]
+    if product is None:
+        raise dg.Failure(
+            description=(
+                f"{entry.notebook_path}: the notebook ran but never handed back its product; "
+                f"end it with catalog.output(value). Executed notebook: {executed}"
+            ),
+            metadata={"executed_notebook": notebook_link},
+        )
+    if manifest["kernel"]["dagster_imported"]:
+        context.log.warning(
+            f"{entry.notebook_path} imports dagster in the kernel, which adds seconds to every "
+            "run; use the catalog_assets.notebook API instead"
+        )
+    metadata: dict[str, Any] = {
+        **frame_metadata(product),
+        **{f"metric/{name}": value for name, value in manifest["metrics"].items()},
+        "executed_notebook": notebook_link,
+        "inputs": {
+            name: {"deployment": located.area, "uri": store.backend.uri(located.key)}
+            for name, located in inputs.items()
+        },
+    }
+    try:
+        yield dg.Output(Staged(product["staging_key"], product["format"]), metadata=metadata)
+    finally:
+        # Committed by the IO manager (renamed away) unless storing failed: never leave a stray.
+        store.discard(product["staging_key"])
+    for outcome in manifest["checks"]:
+        yield dg.AssetCheckResult(
+            check_name=outcome["name"],
+            passed=outcome["passed"],
+            description=outcome["message"],
+            metadata=outcome["metadata"],
+        )
+
+
+def _injected_cell(spec: dict[str, Any]) -> str:
+    lines = [
+        f"# Injected by catalog_assets for run {spec['run_id']} (replaces the `parameters` cell)",
+        "import catalog_assets.notebook as __catalog_run",
+        f"__catalog_run._begin({json.dumps(spec)!r})",
+        *(f"{name} = __catalog_run.load({name!r})" for name in spec["inputs"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _read_manifest(path: Path, entry: Entry) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise dg.Failure(
+            f"{entry.notebook_path}: the kernel ended without reporting back ({error}); "
+            "did the notebook exit the kernel or restart it?"
+        ) from None
+
+
+def _discard_staged(store: CatalogStore, manifest_path: Path) -> None:
+    if manifest_path.exists():
+        product = json.loads(manifest_path.read_text()).get("product")
+        if product:
+            store.discard(product["staging_key"])
