@@ -16,6 +16,7 @@ import keyword
 import os
 import re
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -304,20 +305,11 @@ class Catalog:
 
     def upstream_order(self) -> list[str]:
         """Entry names so that every entry comes after the entries it takes as inputs."""
-        done: list[str] = []
-        seen: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in seen or name not in self.entries:
-                return
-            seen.add(name)
-            for upstream in self.entries[name].metadata.inputs:
-                visit(upstream)
-            done.append(name)
-
-        for name in sorted(self.entries):
-            visit(name)
-        return done
+        graph = {
+            name: [i for i in entry.metadata.inputs if i in self.entries]
+            for name, entry in sorted(self.entries.items())
+        }
+        return list(TopologicalSorter(graph).static_order())
 
 
 def is_valid_name(name: str) -> bool:
@@ -356,13 +348,18 @@ def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
 
     sources = read_sources(root / SOURCES_FILE, problems)
     entries: dict[str, Entry] = {}
+    declared: dict[str, tuple[Path, EntryMetadata]] = {}
     by_name: dict[str, list[Path]] = {}
     for metadata_path, notebook_path in _entry_files(root, problems):
         name, group = metadata_path.stem, metadata_path.parent.name
         by_name.setdefault(name, []).append(metadata_path)
-        entry = _read_entry(name, group, metadata_path, notebook_path, problems)
-        if entry is not None:
-            entries.setdefault(name, entry)
+        metadata = _read_metadata(metadata_path, problems)
+        notebook = read_notebook(notebook_path, problems)
+        if metadata is not None:
+            declared.setdefault(name, (metadata_path, metadata))
+            if notebook is not None:
+                entry = Entry(name, group, notebook_path, metadata_path, metadata, notebook)
+                entries.setdefault(name, entry)
 
     for name, paths in by_name.items():
         if len(paths) > 1:
@@ -378,7 +375,7 @@ def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
                 )
             )
 
-    _check_inputs(entries, sources, problems)
+    _check_inputs(declared, set(by_name), sources, problems)
     valid = {n: e for n, e in entries.items() if len(by_name[n]) == 1}
     return Catalog(root=root, entries=valid, sources=sources), problems
 
@@ -496,30 +493,24 @@ def read_sources(path: Path, problems: list[Problem]) -> dict[str, SourceSpec]:
     return sources
 
 
-def _read_entry(
-    name: str, group: str, metadata_path: Path, notebook_path: Path, problems: list[Problem]
-) -> Entry | None:
-    data = _load_yaml(metadata_path, problems)
-    metadata = None
-    if data is not None or metadata_path.stat().st_size == 0:
-        if not isinstance(data, dict):
-            problems.append(
-                Problem(
-                    metadata_path,
-                    "metadata",
-                    f"must be a mapping of fields (description, owner, ...), "
-                    f"not {type(data).__name__}",
-                )
+def _read_metadata(path: Path, problems: list[Problem]) -> EntryMetadata | None:
+    data = _load_yaml(path, problems)
+    if data is None and path.stat().st_size != 0:
+        return None  # unreadable or invalid YAML, already reported
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(
+                path,
+                "metadata",
+                f"must be a mapping of fields (description, owner, ...), not {type(data).__name__}",
             )
-        else:
-            try:
-                metadata = EntryMetadata.model_validate(data)
-            except ValidationError as error:
-                problems.extend(_pydantic_problems(metadata_path, error))
-    notebook = read_notebook(notebook_path, problems)
-    if metadata is None or notebook is None:
+        )
         return None
-    return Entry(name, group, notebook_path, metadata_path, metadata, notebook)
+    try:
+        return EntryMetadata.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_pydantic_problems(path, error))
+        return None
 
 
 def read_notebook(path: Path, problems: list[Problem]) -> NotebookCode | None:
@@ -573,58 +564,45 @@ def read_notebook(path: Path, problems: list[Problem]) -> NotebookCode | None:
 
 
 def _check_inputs(
-    entries: dict[str, Entry], sources: dict[str, SourceSpec], problems: list[Problem]
+    declared: dict[str, tuple[Path, EntryMetadata]],
+    entry_names: set[str],
+    sources: dict[str, SourceSpec],
+    problems: list[Problem],
 ) -> None:
-    for entry in entries.values():
-        for index, name in enumerate(entry.metadata.inputs):
-            if name == entry.name:
+    for name, (path, metadata) in declared.items():
+        for index, upstream in enumerate(metadata.inputs):
+            if upstream == name:
                 problems.append(
-                    Problem(
-                        entry.metadata_path, f"inputs.{index}", "an entry cannot be its own input"
-                    )
+                    Problem(path, f"inputs.{index}", "an entry cannot be its own input")
                 )
-            elif name not in entries and name not in sources:
+            elif upstream not in entry_names and upstream not in sources:
                 problems.append(
                     Problem(
-                        entry.metadata_path,
+                        path,
                         f"inputs.{index}",
-                        f"unknown input {name!r}: not a catalog entry nor a source in "
+                        f"unknown input {upstream!r}: not a catalog entry nor a source in "
                         f"{SOURCES_FILE}",
                     )
                 )
-    for cycle in _cycles(entries):
-        path = " -> ".join([*cycle, cycle[0]])
-        for name in cycle:
-            problems.append(
-                Problem(entries[name].metadata_path, "inputs", f"dependency cycle: {path}")
-            )
-
-
-def _cycles(entries: dict[str, Entry]) -> list[list[str]]:
-    """Each dependency cycle once, as the list of entries on it (self-loops reported elsewhere)."""
     graph = {
-        n: [i for i in e.metadata.inputs if i in entries and i != n] for n, e in entries.items()
+        name: [i for i in metadata.inputs if i in declared and i != name]
+        for name, (_, metadata) in declared.items()
     }
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    for cycle in _cycles(graph):
+        loop = " -> ".join([*cycle, cycle[0]])
+        for name in cycle:
+            problems.append(Problem(declared[name][0], "inputs", f"dependency cycle: {loop}"))
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Every dependency cycle, each as its entries in data-flow order (input before user)."""
+    graph = {node: list(inputs) for node, inputs in graph.items()}
     found: list[list[str]] = []
-    seen_cycles: set[frozenset[str]] = set()
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for upstream in graph[node]:
-            if state.get(upstream) == 1:
-                cycle = stack[stack.index(upstream) :]
-                if frozenset(cycle) not in seen_cycles:
-                    seen_cycles.add(frozenset(cycle))
-                    found.append(list(reversed(cycle)))
-            elif upstream not in state:
-                visit(upstream)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node)
-    return found
+    while True:
+        try:
+            TopologicalSorter(graph).prepare()
+            return found
+        except CycleError as error:
+            cycle = error.args[1][:-1]  # each node is an input of the next; first == last
+            found.append(cycle)
+            graph[cycle[1]].remove(cycle[0])  # break it and look for the next one

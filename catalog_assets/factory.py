@@ -168,7 +168,12 @@ def _run_entry(
             ),
             metadata={"executed_notebook": notebook_link},
         )
-    if manifest["kernel"]["dagster_imported"]:
+    kernel = manifest["kernel"]
+    context.log.debug(
+        f"kernel: {kernel['modules']} modules imported, dagster imported: "
+        f"{kernel['dagster_imported']}"
+    )
+    if kernel["dagster_imported"]:
         context.log.warning(
             f"{entry.notebook_path} imports dagster in the kernel, which adds seconds to every "
             "run; use the catalog_assets.notebook API instead"
