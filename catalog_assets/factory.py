@@ -124,13 +124,13 @@ def _run_entry(
     inputs: dict[str, Located],
     runner: NotebookRunner,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    executed = runner.executed_path(context.run_id, entry.name)
+    executed = runner.executed_path(context.run.run_id, entry.name)
     notebook_link = dg.MetadataValue.notebook(str(executed))
     with tempfile.TemporaryDirectory(prefix="catalog-step-") as scratch:
         manifest_path = Path(scratch) / "manifest.json"
         spec = {
             "entry": entry.name,
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
             "metadata_path": str(entry.metadata_path),
             "deployment": dataclasses.asdict(store.deployment),
             "inputs": {name: dataclasses.asdict(located) for name, located in inputs.items()},

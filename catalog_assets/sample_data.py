@@ -152,7 +152,7 @@ def _transactions(rng, config, members, rate, prefs, cinemas, sessions, session_
     decline = np.clip((lapse_day[:, None] - day[None, :]) / 60.0, 0.0, 1.0)
     joined_day = (members["joined_date"] - pd.Timestamp(config.start)).dt.days.to_numpy()
     active = day[None, :] >= joined_day[:, None]
-    weekday = WEEKDAY_FACTOR[(pd.Timestamp(config.start).dayofweek + day) % 7]
+    weekday = WEEKDAY_FACTOR[(pd.Timestamp(config.start).day_of_week + day) % 7]
     expected = rate[:, None] * weekday[None, :] * decline * active
     member_index, visit_day = np.nonzero(rng.poisson(expected))
 
