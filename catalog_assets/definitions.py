@@ -11,6 +11,7 @@ from catalog_assets.catalog import default_catalog_dir, load_catalog
 from catalog_assets.deployment import project_home, resolve_deployment
 from catalog_assets.factory import NotebookRunner, entry_asset, source_asset
 from catalog_assets.io_managers import CatalogIOManager, CatalogStorage
+from catalog_assets.storage import s3_options
 
 
 @dg.definitions
@@ -19,7 +20,7 @@ def defs() -> dg.Definitions:
     environ = dict(os.environ)
     deployment = resolve_deployment(environ)
     catalog = load_catalog(default_catalog_dir(environ))
-    storage = CatalogStorage.for_deployment(deployment)
+    storage = CatalogStorage.for_deployment(deployment, s3_options(environ))
     executed_dir = project_home(environ) / ".catalog" / "executed"
     return dg.Definitions(
         assets=[

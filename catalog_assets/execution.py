@@ -19,12 +19,19 @@ from __future__ import annotations
 import copy
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import papermill
-from dagstermill.engine import DagstermillEngine, DagstermillNotebookClient
+from dagster import BetaWarning
+
+with warnings.catch_warnings():
+    # Importing dagstermill builds its (beta) in-kernel Manager, which we never use; its warning
+    # would greet every code-location load.
+    warnings.simplefilter("ignore", BetaWarning)
+    from dagstermill.engine import DagstermillEngine, DagstermillNotebookClient
 from papermill.engines import papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from papermill.log import logger

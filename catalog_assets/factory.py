@@ -112,7 +112,9 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
             context.log.info(
                 f"input {name}: {located.area} copy at {store.backend.uri(located.key)}"
             )
-        yield from _run_entry(context, entry, store, inputs, notebook_runner)
+        yield from _run_entry(
+            context, entry, store, catalog_storage.kernel_s3_options(), inputs, notebook_runner
+        )
 
     return _notebook_asset
 
@@ -121,6 +123,7 @@ def _run_entry(
     context: dg.AssetExecutionContext,
     entry: Entry,
     store: CatalogStore,
+    s3_options: dict[str, str],
     inputs: dict[str, Located],
     runner: NotebookRunner,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
@@ -133,6 +136,7 @@ def _run_entry(
             "run_id": context.run.run_id,
             "metadata_path": str(entry.metadata_path),
             "deployment": dataclasses.asdict(store.deployment),
+            "s3": s3_options,
             "inputs": {name: dataclasses.asdict(located) for name, located in inputs.items()},
             "checks": [check.model_dump(mode="json") for check in entry.metadata.checks],
             "manifest": str(manifest_path),

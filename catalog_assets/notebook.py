@@ -35,7 +35,7 @@ from typing import Any
 from catalog_assets import checks, formats
 from catalog_assets.catalog import CheckSpec, Problem, default_catalog_dir, read_sources
 from catalog_assets.deployment import Deployment, resolve_deployment
-from catalog_assets.storage import CatalogStore, open_backend
+from catalog_assets.storage import CatalogStore, open_backend, s3_options
 
 __all__ = ["load", "output"]
 
@@ -104,7 +104,7 @@ def output(value: Any, *, metrics: dict[str, float] | None = None) -> Any:
 
 def _load_here(name: str, environ: os._Environ[str] | dict[str, str]) -> Any:
     deployment = resolve_deployment(environ)
-    store = CatalogStore(open_backend(deployment.storage_url), deployment)
+    store = CatalogStore(open_backend(deployment.storage_url, s3_options(environ)), deployment)
     catalog_dir = default_catalog_dir(environ)
     problems: list[Problem] = []
     sources = read_sources(catalog_dir / "sources.yaml", problems)

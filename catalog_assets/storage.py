@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,12 +119,30 @@ class LocalBackend(Backend):
         return self.path(key).stat().st_size
 
 
-def open_backend(storage_url: str, s3_options: dict[str, Any] | None = None) -> Backend:
-    """The backend for a storage root: ``s3://bucket/prefix``, ``file:///path`` or a local path."""
+def s3_options(environ: Mapping[str, str]) -> dict[str, str]:
+    """Explicit S3 settings for S3-compatible servers (MinIO, a test server).
+
+    Without them boto3 reads the standard ``AWS_ENDPOINT_URL`` / ``AWS_REGION`` itself, in the step
+    process and in the kernel alike.
+    """
+    options = {
+        "endpoint_url": environ.get("CATALOG_S3_ENDPOINT_URL", ""),
+        "region_name": environ.get("CATALOG_S3_REGION", ""),
+    }
+    return {name: value for name, value in options.items() if value}
+
+
+def open_backend(storage_url: str, s3_options: Mapping[str, Any] | None = None) -> Backend:
+    """The backend for a storage root: ``s3://bucket/prefix``, ``file:///path`` or a local path.
+
+    ``s3_options`` go to ``S3Backend`` (``client``, ``endpoint_url``, ``region_name``).
+    """
     parsed = urlparse(storage_url)
     if parsed.scheme == "s3":
         from catalog_assets.s3 import S3Backend
 
+        if not parsed.netloc:
+            raise StorageError(f"storage URL {storage_url!r} names no bucket (s3://bucket/prefix)")
         return S3Backend(parsed.netloc, parsed.path.strip("/"), **(s3_options or {}))
     if parsed.scheme == "file":
         return LocalBackend(parsed.path)
