@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from catalog_assets.catalog import default_catalog_dir, display_path, inspect_catalog
 from catalog_assets.deployment import default_storage_url
+from catalog_assets.sample_data import SampleConfig
+from catalog_assets.storage import s3_options
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -31,11 +33,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _sample_data(args: argparse.Namespace) -> int:
-    from catalog_assets.sample_data import SampleConfig, write_sources
+    from catalog_assets.sample_data import write_sources
 
     storage_url = args.storage_url or default_storage_url()
     config = SampleConfig(seed=args.seed, members=args.members)
-    rows = write_sources(storage_url, config)
+    rows = write_sources(storage_url, config, s3_options(os.environ))
     summary = ", ".join(f"{name} {count:,}" for name, count in rows.items())
     print(f"sample sources written to {storage_url}/sources/movio: {summary} rows")
     return 0
@@ -56,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--storage-url", help="storage root (default: $CATALOG_STORAGE_URL or .catalog/storage)"
     )
     sample.add_argument(
-        "--seed", type=int, default=int(os.environ.get("CATALOG_SAMPLE_SEED", 20240101))
+        "--seed", type=int, default=SampleConfig.seed, help="random seed (same seed, same data)"
     )
-    sample.add_argument("--members", type=int, default=6000)
+    sample.add_argument("--members", type=int, default=SampleConfig.members)
     sample.set_defaults(run=_sample_data)
 
     args = parser.parse_args(argv)

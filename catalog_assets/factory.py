@@ -27,7 +27,7 @@ from catalog_assets.io_managers import (
     frame_metadata,
     locate_input,
 )
-from catalog_assets.storage import CatalogStore, Located, Staged
+from catalog_assets.storage import EXECUTED, CatalogStore, LocalBackend, Located, Staged
 
 KINDS = {"dataset": "pandas", "model": "scikit-learn"}
 
@@ -148,7 +148,11 @@ def _run_entry(
             context.log_event(
                 dg.AssetObservation(
                     asset_key=entry.name,
-                    metadata={"executed_notebook": notebook_link, "error": str(failure)},
+                    metadata={
+                        "executed_notebook": notebook_link,
+                        **_keep_executed(store, executed, context.run.run_id, entry.name),
+                        "error": str(failure),
+                    },
                 )
             )
             raise dg.Failure(
@@ -186,6 +190,7 @@ def _run_entry(
         **frame_metadata(product),
         **{f"metric/{name}": value for name, value in manifest["metrics"].items()},
         "executed_notebook": notebook_link,
+        **_keep_executed(store, executed, context.run.run_id, entry.name),
         "inputs": {
             name: {"deployment": located.area, "uri": store.backend.uri(located.key)}
             for name, located in inputs.items()
@@ -223,6 +228,16 @@ def _read_manifest(path: Path, entry: Entry) -> dict[str, Any]:
             f"{entry.notebook_path}: the kernel ended without reporting back ({error}); "
             "did the notebook exit the kernel or restart it?"
         ) from None
+
+
+def _keep_executed(store: CatalogStore, executed: Path, run_id: str, entry: str) -> dict[str, Any]:
+    """On remote storage, also keep the executed notebook there: a run worker's disk (an ECS task)
+    does not outlive the run. Locally the file under the project is the copy the UI opens."""
+    if isinstance(store.backend, LocalBackend) or not executed.exists():
+        return {}
+    key = f"{store.deployment.prefix}/{EXECUTED}/{run_id}/{entry}.ipynb"
+    store.keep_file(executed, key)
+    return {"executed_notebook_uri": dg.MetadataValue.url(store.backend.uri(key))}
 
 
 def _discard_staged(store: CatalogStore, manifest_path: Path) -> None:

@@ -190,7 +190,9 @@ def _transactions(rng, config, members, rate, prefs, cinemas, sessions, session_
     return transactions
 
 
-def write_sources(storage_url: str, config: SampleConfig = SampleConfig()) -> dict[str, int]:
+def write_sources(
+    storage_url: str, config: SampleConfig = SampleConfig(), s3: dict[str, str] | None = None
+) -> dict[str, int]:
     """Write the sample sources into ``sources/movio/`` of a storage root; rows per table.
 
     Sources are provider data, so this is the only writer of the sources area; each table is
@@ -199,7 +201,7 @@ def write_sources(storage_url: str, config: SampleConfig = SampleConfig()) -> di
     from catalog_assets import formats
     from catalog_assets.storage import SOURCES_PREFIX, open_backend
 
-    backend = open_backend(storage_url)
+    backend = open_backend(storage_url, s3)
     rows = {}
     for name, frame in generate(config).items():
         with backend.writing(f"{SOURCES_PREFIX}/movio/{name}.parquet") as path:

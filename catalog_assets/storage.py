@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from catalog_assets.deployment import Deployment
 
 SOURCES_PREFIX = "sources"
 STAGING = ".staging"
+EXECUTED = ".executed"
 
 
 class StorageError(RuntimeError):
@@ -75,16 +77,20 @@ class LocalBackend(Backend):
         return str(self.path(key))
 
     def list(self, prefix: str) -> list[str]:
-        parent = self.path(prefix).parent
-        if not parent.is_dir():
-            return []
-        stem = Path(prefix).name
-        base = parent.relative_to(self.root).as_posix()
-        return sorted(
-            f"{base}/{p.name}" if base != "." else p.name
-            for p in parent.iterdir()
-            if p.name.startswith(stem) and p.is_file()
-        )
+        # S3 semantics: every key below the root that starts with `prefix`; folders that cannot
+        # hold such keys are not entered.
+        start = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        keys = []
+        for folder, subfolders, files in os.walk(self.root / start):
+            base = Path(folder).relative_to(self.root).as_posix()
+            base = "" if base == "." else f"{base}/"
+            subfolders[:] = [
+                d
+                for d in subfolders
+                if f"{base}{d}/".startswith(prefix) or prefix.startswith(f"{base}{d}/")
+            ]
+            keys.extend(f"{base}{f}" for f in files if f"{base}{f}".startswith(prefix))
+        return sorted(keys)
 
     @contextlib.contextmanager
     def writing(self, key: str) -> Iterator[Path]:
@@ -220,6 +226,12 @@ class CatalogStore:
             if key != target and key.rsplit(".", 1)[0] == f"{self.deployment.prefix}/{name}":
                 self.backend.delete(key)
         return target
+
+    def keep_file(self, path: Path, key: str) -> None:
+        """Store a local file (an executed notebook) as ``key`` in this deployment's area."""
+        self._check_writable(key)
+        with self.backend.writing(key) as target:
+            shutil.copyfile(path, target)
 
     def discard(self, key: str) -> None:
         self._check_writable(key)

@@ -1,8 +1,18 @@
 """Shared fixtures: a copy of the sample catalog, isolated storage and Dagster homes."""
 
+import hashlib
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from catalog_assets.sample_data import SampleConfig, write_sources
@@ -61,3 +71,88 @@ def catalog_env(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url} within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API server (moto_server) on a free loopback port, for the whole session."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url, server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; credentials and endpoint in the environment, as kernels inherit them."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("CATALOG_S3_ENDPOINT_URL", s3_endpoint)
+    bucket = f"catalog-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: str, s3_bucket: str):
+    return boto3.client("s3", endpoint_url=s3_endpoint)
+
+
+@pytest.fixture
+def s3_catalog_env(
+    catalog_env: dict[str, str],
+    s3_bucket: str,
+    s3_client,
+    sample_sources: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """The isolated deployment of ``catalog_env``, with storage on the S3 server instead."""
+    for path in sample_sources.rglob("*.parquet"):
+        key = f"catalog/sources/{path.relative_to(sample_sources).as_posix()}"
+        s3_client.upload_file(str(path), s3_bucket, key)
+    url = f"s3://{s3_bucket}/catalog"
+    monkeypatch.setenv("CATALOG_STORAGE_URL", url)
+    return {**catalog_env, "CATALOG_STORAGE_URL": url}
+
+
+def object_digests(client, bucket: str, prefix: str) -> dict[str, tuple[str, str]]:
+    """Every object under ``prefix``: its SHA-256 and last-modified time."""
+    digests = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            digests[item["Key"]] = (hashlib.sha256(body).hexdigest(), str(item["LastModified"]))
+    return digests

@@ -8,12 +8,7 @@ import pytest
 
 from catalog_assets.catalog import CatalogError, inspect_catalog, load_catalog
 from catalog_assets.fingerprint import code_version
-
-
-def load_defs() -> dg.Definitions:
-    from catalog_assets.definitions import defs
-
-    return defs()
+from tests.helpers import load_defs
 
 
 def test_assets_keys_groups_deps_owners_kinds_and_versions(catalog_env, catalog_dir):

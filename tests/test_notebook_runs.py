@@ -16,10 +16,10 @@ from nbclient import NotebookClient
 from catalog_assets.catalog import load_catalog
 from catalog_assets.execution import TEARDOWN_SOURCE
 from catalog_assets.fingerprint import code_version
+from tests.helpers import ENTRIES, materializations, materialize
 
 pytestmark = pytest.mark.notebook
 
-ENTRIES = ("member_visit_features", "genre_affinity", "churn_model", "churn_scores")
 STORED = {
     "member_visit_features": "member_visit_features.parquet",
     "genre_affinity": "genre_affinity.parquet",
@@ -28,32 +28,11 @@ STORED = {
 }
 
 
-def load_defs() -> dg.Definitions:
-    from catalog_assets.definitions import defs
-
-    return defs()
-
-
-def materialize(*names: str) -> dg.ExecuteInProcessResult:
-    """Materialize entries in process, on the instance of the test's DAGSTER_HOME."""
-    job = load_defs().resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
-        asset_selection=[dg.AssetKey(n) for n in names],
-        raise_on_error=False,
-    )
-
-
 def add_cell(notebook: Path, source: str, before_last: bool = True) -> None:
     nb = nbformat.read(notebook, as_version=4)
     cell = nbformat.v4.new_code_cell(source)
     nb.cells.insert(len(nb.cells) - 1 if before_last else len(nb.cells), cell)
     nbformat.write(nb, notebook)
-
-
-def materializations(instance: dg.DagsterInstance, name: str) -> list[dg.AssetMaterialization]:
-    records = instance.fetch_materializations(dg.AssetKey(name), limit=100).records
-    return [r.asset_materialization for r in records]
 
 
 def test_whole_sample_catalog_with_the_dagster_cli(
