@@ -1,6 +1,7 @@
 """Shared fixtures: a copy of the sample catalog, isolated storage and Dagster homes."""
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -156,3 +157,38 @@ def object_digests(client, bucket: str, prefix: str) -> dict[str, tuple[str, str
             body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             digests[item["Key"]] = (hashlib.sha256(body).hexdigest(), str(item["LastModified"]))
     return digests
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[dict[str, str]]:
+    """A fresh database on a real PostgreSQL server (.ci/postgres.sh provides one).
+
+    Outside CI, a missing server skips the test with the reason; in CI (CI=true) it fails.
+    """
+    import psycopg2
+
+    server = {
+        "host": os.environ.get("CATALOG_TEST_PG_HOST", "127.0.0.1"),
+        "port": os.environ.get("CATALOG_TEST_PG_PORT", "5432"),
+        "user": os.environ.get("CATALOG_TEST_PG_USER", "catalog"),
+        "password": os.environ.get("CATALOG_TEST_PG_PASSWORD", "catalog"),
+    }
+    try:
+        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **server)
+    except psycopg2.OperationalError as error:
+        reason = (
+            f"no PostgreSQL at {server['host']}:{server['port']} ({error}); run .ci/postgres.sh"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    admin.autocommit = True
+    name = f"dagster_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    try:
+        yield {**server, "db": name}
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
