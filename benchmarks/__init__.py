@@ -1,0 +1,1 @@
+"""Benchmarks: each figure against the stock alternative, measured in the same run."""
