@@ -381,61 +381,68 @@ def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
 
 
 def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[Path, Path]]:
+    """(metadata, notebook) paths of every entry; misplaced files become problems.
+
+    One directory listing per folder (os.walk), no per-file stat: catalogs have thousands of files.
+    """
     pairs = []
-    for path in sorted(root.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # .ipynb_checkpoints and other hidden folders
-        if path.suffix not in (".yaml", ".yml", ".ipynb") or path.is_dir():
-            continue
-        depth = len(path.relative_to(root).parts)
-        if depth == 1:
-            if path.name != SOURCES_FILE:
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))  # checkpoints
+        relative = Path(folder).relative_to(root)
+        depth = len(relative.parts) + 1
+        present = set(files)
+        for name in sorted(files):
+            stem, suffix = os.path.splitext(name)
+            if suffix not in (".yaml", ".yml", ".ipynb") or name.startswith("."):
+                continue
+            path = Path(folder, name)
+            if depth == 1:
+                if name != SOURCES_FILE:
+                    problems.append(
+                        Problem(
+                            path,
+                            "location",
+                            f"catalog entries live in <group>/<name>; move it into a group folder "
+                            f"(only {SOURCES_FILE} belongs at the top)",
+                        )
+                    )
+            elif depth > 2:
                 problems.append(
                     Problem(
-                        path,
-                        "location",
-                        f"catalog entries live in <group>/<name>; move it into a group folder "
-                        f"(only {SOURCES_FILE} belongs at the top)",
+                        path, "location", "catalog entries live exactly one folder deep: <group>/"
                     )
                 )
-            continue
-        if depth > 2:
-            problems.append(
-                Problem(path, "location", "catalog entries live exactly one folder deep: <group>/")
-            )
-            continue
-        group = path.parent.name
-        if path.suffix == ".yml":
-            problems.append(Problem(path, "file", "use the .yaml extension for entry metadata"))
-        elif path.suffix == ".yaml":
-            if not _GROUP.match(group):
+            elif suffix == ".yml":
+                problems.append(Problem(path, "file", "use the .yaml extension for entry metadata"))
+            elif suffix == ".ipynb":
+                if f"{stem}.yaml" not in present:
+                    problems.append(
+                        Problem(
+                            path,
+                            "metadata",
+                            f"notebook has no metadata file; add {stem}.yaml with at least "
+                            "description and owner",
+                        )
+                    )
+            elif not _GROUP.match(relative.name):
                 problems.append(
                     Problem(
                         path,
                         "group",
-                        f"group folder {group!r} must use only letters, digits and '_'",
+                        f"group folder {relative.name!r} must use only letters, digits and '_'",
                     )
                 )
-            if not is_valid_name(path.stem):
+            elif not is_valid_name(stem):
                 problems.append(
                     Problem(
                         path,
                         "name",
-                        f"entry name {path.stem!r} must be a Python identifier (letters, digits, "
+                        f"entry name {stem!r} must be a Python identifier (letters, digits, "
                         "'_', not starting with a digit, not a keyword)",
                     )
                 )
-                continue
-            pairs.append((path, path.with_suffix(".ipynb")))
-        elif not path.with_suffix(".yaml").exists():
-            problems.append(
-                Problem(
-                    path,
-                    "metadata",
-                    f"notebook has no metadata file; add {path.with_suffix('.yaml').name} "
-                    "with at least description and owner",
-                )
-            )
+            else:
+                pairs.append((path, Path(folder, f"{stem}.ipynb")))
     return pairs
 
 
@@ -515,15 +522,15 @@ def _read_metadata(path: Path, problems: list[Problem]) -> EntryMetadata | None:
 
 def read_notebook(path: Path, problems: list[Problem]) -> NotebookCode | None:
     """Read what matters of a notebook, adding a problem for anything that stops it running."""
-    if not path.exists():
-        problems.append(
-            Problem(path, "notebook", f"missing; every metadata file needs {path.name} beside it")
-        )
-        return None
     try:
         data = json.loads(path.read_bytes())
         cells = data["cells"]
         assert isinstance(cells, list)
+    except FileNotFoundError:
+        problems.append(
+            Problem(path, "notebook", f"missing; every metadata file needs {path.name} beside it")
+        )
+        return None
     except (OSError, ValueError, KeyError, TypeError, AssertionError) as error:
         problems.append(Problem(path, "notebook", f"unreadable as a Jupyter notebook: {error}"))
         return None
