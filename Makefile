@@ -36,6 +36,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 jupyter: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,jupyter]'
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: install

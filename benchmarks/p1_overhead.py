@@ -15,8 +15,9 @@ from benchmarks.environment import (
     write_notebook,
 )
 from benchmarks.harness import Figure, Report, measure
+from benchmarks.ours import our_job
 from benchmarks.runs import run_job
-from benchmarks.stock import our_job, stock_asset_job
+from benchmarks.stock import stock_asset_job
 
 
 def run(report: Report, repeat: int, quick: bool = False) -> None:

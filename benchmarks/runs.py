@@ -1,8 +1,16 @@
-"""Run a reconstructable job on a temporary instance and read step times from its event log."""
+"""Run a reconstructable job as Dagster does, in its own process, on a temporary instance, and read
+step times from its event log.
+
+Each run gets a fresh process (like a run worker launched from the UI): multiprocessing's
+forkserver, which our executor uses, lives as long as the process that started it and keeps that
+moment's environment, so one process must not serve runs with different settings.
+"""
 
 from __future__ import annotations
 
-import time
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,17 +27,27 @@ class RunTiming:
 
 
 def run_job(job_fn: Callable[[], dg.JobDefinition], run_config: dict | None = None) -> RunTiming:
-    """Execute the job as Dagster does from the UI: reconstructable, default executor."""
+    """Execute the job in a fresh process; the run's wall time is measured around execute_job."""
     with dagster_home() as home, environment(DAGSTER_HOME=str(home)):
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-W",
+                "ignore",
+                "-m",
+                "benchmarks.runs",
+                job_fn.__module__,
+                job_fn.__name__,
+                json.dumps(run_config or {}),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"benchmark run failed:\n{child.stderr[-4000:]}")
+        result = json.loads(child.stdout.strip().splitlines()[-1])
         with dg.DagsterInstance.get() as instance:
-            started = time.perf_counter()
-            with dg.execute_job(
-                dg.reconstructable(job_fn), instance=instance, run_config=run_config or {}
-            ) as result:
-                elapsed = time.perf_counter() - started
-                if not result.success:
-                    raise RuntimeError(f"benchmark run {result.run_id} failed")
-                logs = instance.all_logs(result.run_id)
+            logs = instance.all_logs(result["run_id"])
     starts, steps = {}, {}
     for event in logs:
         kind = event.dagster_event.event_type_value if event.dagster_event else None
@@ -37,4 +55,4 @@ def run_job(job_fn: Callable[[], dg.JobDefinition], run_config: dict | None = No
             starts[event.step_key] = event.timestamp
         elif kind == "STEP_SUCCESS":
             steps[event.step_key] = event.timestamp - starts[event.step_key]
-    return RunTiming(elapsed, steps, [e.message for e in logs if e.message])
+    return RunTiming(result["seconds"], steps, [e.message for e in logs if e.message])

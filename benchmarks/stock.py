@@ -63,14 +63,3 @@ def stock_op_job() -> dg.JobDefinition:
         op()
 
     return stock_yield_result_job
-
-
-def our_job() -> dg.JobDefinition:
-    """All our assets (or ``BENCH_SELECT``), built from the environment (``CATALOG_DIR`` etc.)."""
-    from catalog_assets.definitions import defs
-
-    selection = os.environ.get("BENCH_SELECT")
-    job = dg.define_asset_job(
-        "catalog_job", selection=[selection] if selection else dg.AssetSelection.all()
-    )
-    return dg.Definitions.merge(defs(), dg.Definitions(jobs=[job])).resolve_job_def("catalog_job")

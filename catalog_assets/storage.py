@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +96,9 @@ class LocalBackend(Backend):
     def writing(self, key: str) -> Iterator[Path]:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Same directory as the target, so the final rename is atomic on one filesystem.
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(handle)
+        # Same directory as the target, so the final rename is atomic on one filesystem. The writer
+        # creates the file itself: the product's bytes are written by exactly one open.
+        temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
         try:
             yield Path(temp)
             os.replace(temp, target)
