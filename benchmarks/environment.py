@@ -5,15 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 
-from tests.conftest import free_port, wait_for_http
+from tests.helpers import moto_server
 
 TRIVIAL_CODE = (
     'frame = pd.DataFrame({"x": range(1000)})\nframe["y"] = frame["x"] * 2\n'
@@ -98,20 +96,11 @@ def environment(**values: str) -> Iterator[None]:
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """moto_server on a free loopback port, with a bucket named ``bench``."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(url, server)
-        with environment(
+    with (
+        moto_server() as url,
+        environment(
             AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
-        ):
-            boto3.client("s3", endpoint_url=url).create_bucket(Bucket="bench")
-            yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        ),
+    ):
+        boto3.client("s3", endpoint_url=url).create_bucket(Bucket="bench")
+        yield url

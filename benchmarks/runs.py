@@ -35,7 +35,7 @@ def run_job(job_fn: Callable[[], dg.JobDefinition], run_config: dict | None = No
                 "-W",
                 "ignore",
                 "-m",
-                "benchmarks.runs",
+                "benchmarks.run_one",
                 job_fn.__module__,
                 job_fn.__name__,
                 json.dumps(run_config or {}),
@@ -43,8 +43,11 @@ def run_job(job_fn: Callable[[], dg.JobDefinition], run_config: dict | None = No
             capture_output=True,
             text=True,
         )
-        if child.returncode != 0:
-            raise RuntimeError(f"benchmark run failed:\n{child.stderr[-4000:]}")
+        if child.returncode != 0 or not child.stdout.strip():
+            raise RuntimeError(
+                f"benchmark run {child.args} failed ({child.returncode}):\n{child.stdout[-2000:]}\n"
+                f"{child.stderr[-4000:]}"
+            )
         result = json.loads(child.stdout.strip().splitlines()[-1])
         with dg.DagsterInstance.get() as instance:
             logs = instance.all_logs(result["run_id"])

@@ -1,9 +1,19 @@
-"""Helpers shared by the test modules."""
+"""Helpers shared by the test modules (and the benchmarks' loopback S3 server)."""
 
+import contextlib
 import hashlib
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
+import nbformat
 
 from catalog_assets.storage import open_backend, s3_options
 
@@ -49,3 +59,75 @@ def digests(prefix: str) -> dict[str, str]:
         with backend.reading(key) as path:
             found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
+
+
+def materialize_with_cli(env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``dagster asset materialize --select '*'`` on the code location, as a user runs it."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "catalog_assets.definitions",
+            "--select",
+            "*",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+def run_like_jupyter(path: Path) -> nbformat.NotebookNode:
+    """Every cell top to bottom in a python3 kernel started in the notebook's folder, the
+    parameters cell included, as Jupyter runs it. Returns the executed notebook."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    return nb
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url} within {timeout}s")
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A real S3 API server (moto_server) on a free loopback port; yields its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url, server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

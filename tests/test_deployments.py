@@ -17,6 +17,7 @@ from tests.helpers import (
     load_defs,
     materializations,
     materialize,
+    run_like_jupyter,
     stored_keys,
 )
 
@@ -189,16 +190,11 @@ def load_branch_store():
 def test_jupyter_in_a_branch_reads_production_until_the_branch_has_its_own(
     catalog_env, catalog_dir, monkeypatch
 ):
-    from nbclient import NotebookClient
-
     use_deployment(monkeypatch, "prod")
     assert materialize("member_visit_features").success
     use_deployment(monkeypatch, "branch")
     path = catalog_dir / "churn" / "churn_model.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(
-        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    nb = run_like_jupyter(path)
     assert "roc_auc" in nb.cells[-2].outputs[0]["data"]["text/plain"]
     assert not stored_keys(f"{BRANCH_AREA}/")  # reading never copies production's data
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,12 +10,17 @@ import dagster as dg
 import nbformat
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 
 from catalog_assets.catalog import load_catalog
 from catalog_assets.execution import TEARDOWN_SOURCE
 from catalog_assets.fingerprint import code_version
-from tests.helpers import ENTRIES, materializations, materialize
+from tests.helpers import (
+    ENTRIES,
+    materializations,
+    materialize,
+    materialize_with_cli,
+    run_like_jupyter,
+)
 
 pytestmark = pytest.mark.notebook
 
@@ -39,22 +43,7 @@ def test_whole_sample_catalog_with_the_dagster_cli(
     catalog_env, storage_root, tmp_path, record_property
 ):
     started = time.monotonic()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "catalog_assets.definitions",
-            "--select",
-            "*",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = materialize_with_cli()
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     record_property("sample_catalog_seconds", round(elapsed, 1))
@@ -189,13 +178,7 @@ def test_same_notebook_runs_unchanged_in_jupyter(catalog_env, catalog_dir, stora
 
     # As Jupyter does: every cell top to bottom in a python3 kernel started in the notebook's
     # folder, the parameters cell included, then save the notebook with its outputs.
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(
-        nb,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        timeout=300,
-    ).execute()
+    nb = run_like_jupyter(path)
     nbformat.write(nb, path)
 
     assert [c.source for c in nb.cells] == [c.source for c in original.cells]
@@ -210,14 +193,8 @@ def test_same_notebook_runs_unchanged_in_jupyter(catalog_env, catalog_dir, stora
 
 def test_jupyter_without_a_materialized_input_says_what_to_run(catalog_env, catalog_dir):
     path = catalog_dir / "churn" / "churn_model.ipynb"
-    nb = nbformat.read(path, as_version=4)
     with pytest.raises(Exception, match="no stored product 'member_visit_features'"):
-        NotebookClient(
-            nb,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-            timeout=300,
-        ).execute()
+        run_like_jupyter(path)
 
 
 def test_kernel_environment_is_the_running_interpreter():

@@ -7,8 +7,6 @@ exactly the production file's.
 """
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -19,7 +17,7 @@ from dagster_aws.ecs import EcsRunLauncher
 from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
-from tests.helpers import ENTRIES, stored_keys
+from tests.helpers import ENTRIES, materialize_with_cli, stored_keys
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
@@ -88,23 +86,7 @@ def test_sample_catalog_materializes_on_the_production_storage(
     # The only change from the production file: launch nothing on ECS.
     config["run_launcher"] = {"module": "dagster", "class": "DefaultRunLauncher"}
     home = home_with(config, tmp_path / "home")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "catalog_assets.definitions",
-            "--select",
-            "*",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-    )
+    result = materialize_with_cli({**os.environ, "DAGSTER_HOME": str(home)})
     assert result.returncode == 0, result.stderr[-3000:]
 
     assert {k.split("/")[-1].split(".")[0] for k in stored_keys("prod/") if "/." not in k} == set(
