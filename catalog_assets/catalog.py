@@ -59,7 +59,7 @@ class CatalogError(Exception):
     """The catalog is invalid; ``problems`` lists every problem found, one per line."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems, key=lambda p: (str(p.path), p.field, p.message))
+        self.problems = problems
         lines = "\n".join(str(p) for p in self.problems)
         count = len(self.problems)
         super().__init__(
@@ -377,6 +377,7 @@ def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
 
     _check_inputs(declared, set(by_name), sources, problems)
     valid = {n: e for n, e in entries.items() if len(by_name[n]) == 1}
+    problems.sort(key=lambda p: (str(p.path), p.field, p.message))
     return Catalog(root=root, entries=valid, sources=sources), problems
 
 

@@ -17,7 +17,7 @@ def _validate(args: argparse.Namespace) -> int:
     root = args.catalog or default_catalog_dir()
     catalog, problems = inspect_catalog(root)
     if problems:
-        for problem in sorted(problems, key=lambda p: (str(p.path), p.field, p.message)):
+        for problem in problems:
             print(problem)
         count = len(problems)
         print(

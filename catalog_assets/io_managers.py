@@ -125,7 +125,7 @@ def locate_input(
     metadata = definition_metadata or {}
     if SOURCE_LOCATION in metadata:
         key = store.source_key(str(metadata[SOURCE_LOCATION]))
-        if not store.backend.list(key) == [key]:
+        if store.backend.list(key) != [key]:
             raise dg.Failure(
                 f"source {name!r} has no data at {store.backend.uri(key)}; load the provider's "
                 "file there (for the sample catalog: `catalog sample-data`)"

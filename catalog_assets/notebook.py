@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from catalog_assets import checks, formats
-from catalog_assets.catalog import CheckSpec, Problem, default_catalog_dir, read_sources
+from catalog_assets.catalog import (
+    CatalogError,
+    CheckSpec,
+    Problem,
+    default_catalog_dir,
+    read_sources,
+)
 from catalog_assets.deployment import Deployment, resolve_deployment
 from catalog_assets.storage import CatalogStore, open_backend, s3_options
 
@@ -108,6 +114,8 @@ def _load_here(name: str, environ: os._Environ[str] | dict[str, str]) -> Any:
     catalog_dir = default_catalog_dir(environ)
     problems: list[Problem] = []
     sources = read_sources(catalog_dir / "sources.yaml", problems)
+    if problems:
+        raise CatalogError(problems)
     if name in sources:
         source = sources[name]
         return store.read(store.source_key(source.location), source.format)
