@@ -37,7 +37,8 @@ def frame(rows: int) -> pd.DataFrame:
 def io_manager(variant: str, target: str, endpoint: str | None):
     from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
-    from catalog_assets.io_managers import CatalogIOManager, CatalogStorage
+    from catalog_assets.orchestration.io_manager import CatalogIOManager
+    from catalog_assets.orchestration.resources import CatalogStorage
 
     if variant == "ours_local":
         return CatalogIOManager(storage=CatalogStorage(storage_url=target))

@@ -198,8 +198,9 @@ def write_sources(
     Sources are provider data, so this is the only writer of the sources area; each table is
     written atomically, so a reader sees the old table or the new one.
     """
-    from catalog_assets import formats
-    from catalog_assets.storage import SOURCES_PREFIX, open_backend
+    from catalog_assets.storage import formats
+    from catalog_assets.storage.backends import open_backend
+    from catalog_assets.storage.store import SOURCES_PREFIX
 
     backend = open_backend(storage_url, s3)
     rows = {}

@@ -11,9 +11,8 @@ import boto3
 import pytest
 
 from catalog_assets.sample_data import SampleConfig, write_sources
-from tests.helpers import moto_server
+from tests.helpers import ROOT, moto_server
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = ROOT / "notebooks"
 # Smaller than the default sample, same patterns: keeps the notebook tier fast.
 TEST_SAMPLE = SampleConfig(members=2500)

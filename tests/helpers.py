@@ -15,8 +15,10 @@ from pathlib import Path
 import dagster as dg
 import nbformat
 
-from catalog_assets.storage import open_backend, s3_options
+from catalog_assets.settings import s3_options
+from catalog_assets.storage.backends import open_backend
 
+ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = ("member_visit_features", "genre_affinity", "churn_model", "churn_scores")
 
 

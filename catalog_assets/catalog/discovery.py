@@ -1,0 +1,307 @@
+"""Discover and validate the notebook catalog.
+
+A catalog entry is ``<root>/<group>/<name>.ipynb`` plus its metadata file
+``<root>/<group>/<name>.yaml``. Raw provider data are *sources*, declared in
+``<root>/sources.yaml``. The catalog is plain data: no Dagster imports, so the CLI, the notebook
+kernel and the tests use it cheaply.
+
+Every problem of the whole catalog is collected before anything is raised, so a scientist fixes
+their branch in one pass: ``CatalogError.problems`` holds one ``Problem`` per line of
+``catalog validate`` output (``<file>: <field>: <message>``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from catalog_assets.catalog import graph
+from catalog_assets.catalog.checks import CHECK_TYPES
+from catalog_assets.catalog.notebooks import NotebookCode, read_notebook
+from catalog_assets.catalog.problems import CatalogError, Problem, display_path
+from catalog_assets.catalog.schema import (
+    GROUP,
+    EntryMetadata,
+    SourcesFile,
+    SourceSpec,
+    is_valid_name,
+)
+
+SOURCES_FILE = "sources.yaml"
+_SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    group: str
+    notebook_path: Path
+    metadata_path: Path
+    metadata: EntryMetadata
+    notebook: NotebookCode
+
+
+@dataclass(frozen=True)
+class Catalog:
+    root: Path
+    entries: dict[str, Entry] = field(default_factory=dict)
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
+
+    def entry(self, name: str) -> Entry:
+        return self.entries[name]
+
+    @property
+    def graph(self) -> dict[str, list[str]]:
+        """Entry -> the entries it takes as inputs (sources left out)."""
+        return {
+            name: [i for i in entry.metadata.inputs if i in self.entries]
+            for name, entry in self.entries.items()
+        }
+
+    def upstream_order(self) -> list[str]:
+        """Entry names so that every entry comes after the entries it takes as inputs."""
+        return graph.upstream_order(self.graph)
+
+
+def load_catalog(root: Path | str) -> Catalog:
+    """Read and validate the whole catalog under ``root``.
+
+    Raises:
+        CatalogError: listing every problem found, never just the first.
+    """
+    catalog, problems = inspect_catalog(root)
+    if problems:
+        raise CatalogError(problems)
+    return catalog
+
+
+def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
+    """Read the catalog under ``root``; return what is valid and every problem found."""
+    root = Path(root)
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return Catalog(root=root), [
+            Problem(root, "catalog", "catalog directory does not exist (set CATALOG_DIR?)")
+        ]
+
+    sources = read_sources(root / SOURCES_FILE, problems)
+    entries: dict[str, Entry] = {}
+    declared: dict[str, tuple[Path, EntryMetadata]] = {}
+    by_name: dict[str, list[Path]] = {}
+    for metadata_path, notebook_path in _entry_files(root, problems):
+        name, group = metadata_path.stem, metadata_path.parent.name
+        by_name.setdefault(name, []).append(metadata_path)
+        metadata = _read_metadata(metadata_path, problems)
+        notebook = read_notebook(notebook_path, problems)
+        if metadata is not None:
+            declared.setdefault(name, (metadata_path, metadata))
+            if notebook is not None:
+                entry = Entry(name, group, notebook_path, metadata_path, metadata, notebook)
+                entries.setdefault(name, entry)
+
+    for name, paths in by_name.items():
+        if len(paths) > 1:
+            others = ", ".join(display_path(p) for p in paths)
+            for path in paths:
+                problems.append(
+                    Problem(path, "name", f"entry name {name!r} is used by more than one: {others}")
+                )
+        if name in sources:
+            problems.append(
+                Problem(
+                    paths[0], "name", f"{name!r} is also a source in {SOURCES_FILE}; rename one"
+                )
+            )
+
+    _check_inputs(declared, set(by_name), sources, problems)
+    valid = {n: e for n, e in entries.items() if len(by_name[n]) == 1}
+    problems.sort(key=lambda p: (str(p.path), p.field, p.message))
+    return Catalog(root=root, entries=valid, sources=sources), problems
+
+
+def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[Path, Path]]:
+    """(metadata, notebook) paths of every entry; misplaced files become problems.
+
+    One directory listing per folder (os.walk), no per-file stat: catalogs have thousands of files.
+    """
+    pairs = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))  # checkpoints
+        relative = Path(folder).relative_to(root)
+        depth = len(relative.parts) + 1
+        present = set(files)
+        for name in sorted(files):
+            stem, suffix = os.path.splitext(name)
+            if suffix not in (".yaml", ".yml", ".ipynb") or name.startswith("."):
+                continue
+            path = Path(folder, name)
+            if depth == 1:
+                if name != SOURCES_FILE:
+                    problems.append(
+                        Problem(
+                            path,
+                            "location",
+                            f"catalog entries live in <group>/<name>; move it into a group folder "
+                            f"(only {SOURCES_FILE} belongs at the top)",
+                        )
+                    )
+            elif depth > 2:
+                problems.append(
+                    Problem(
+                        path, "location", "catalog entries live exactly one folder deep: <group>/"
+                    )
+                )
+            elif suffix == ".yml":
+                problems.append(Problem(path, "file", "use the .yaml extension for entry metadata"))
+            elif suffix == ".ipynb":
+                if f"{stem}.yaml" not in present:
+                    problems.append(
+                        Problem(
+                            path,
+                            "metadata",
+                            f"notebook has no metadata file; add {stem}.yaml with at least "
+                            "description and owner",
+                        )
+                    )
+            elif not GROUP.match(relative.name):
+                problems.append(
+                    Problem(
+                        path,
+                        "group",
+                        f"group folder {relative.name!r} must use only letters, digits and '_'",
+                    )
+                )
+            elif not is_valid_name(stem):
+                problems.append(
+                    Problem(
+                        path,
+                        "name",
+                        f"entry name {stem!r} must be a Python identifier (letters, digits, "
+                        "'_', not starting with a digit, not a keyword)",
+                    )
+                )
+            else:
+                pairs.append((path, Path(folder, f"{stem}.ipynb")))
+    return pairs
+
+
+def _load_yaml(path: Path, problems: list[Problem]) -> Any | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(Problem(path, "file", f"cannot read: {error}"))
+        return None
+    try:
+        return yaml.load(text, Loader=_SAFE_YAML_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "yaml"
+        reason = getattr(error, "problem", None) or str(error)
+        problems.append(Problem(path, where, f"invalid YAML: {reason}"))
+        return None
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a field path, without the check-type tag pydantic adds
+    after a check's index (``checks.0.row_count.row_count`` is ``checks.0.row_count``)."""
+    parts = list(loc)
+    for index in range(len(parts) - 2):
+        if parts[index] == "checks" and isinstance(parts[index + 1], int):
+            if parts[index + 2] in CHECK_TYPES:
+                del parts[index + 2]
+            break
+    return ".".join(str(p) for p in parts)
+
+
+def _pydantic_problems(path: Path, error: ValidationError, prefix: str = "") -> list[Problem]:
+    found = []
+    for item in error.errors():
+        location = _location(item["loc"])
+        where = f"{prefix}{location}" if location else (prefix.rstrip(".") or "metadata")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field; remove it or check its spelling"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        found.append(Problem(path, where, message))
+    return found
+
+
+def read_sources(path: Path, problems: list[Problem]) -> dict[str, SourceSpec]:
+    if not path.exists():
+        return {}
+    data = _load_yaml(path, problems)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append(Problem(path, "sources", "must be a mapping with a 'sources' list"))
+        return {}
+    try:
+        parsed = SourcesFile.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_pydantic_problems(path, error))
+        return {}
+    sources: dict[str, SourceSpec] = {}
+    for index, source in enumerate(parsed.sources):
+        if source.name in sources:
+            problems.append(
+                Problem(path, f"sources.{index}.name", f"source {source.name!r} is declared twice")
+            )
+        sources[source.name] = source
+    return sources
+
+
+def _read_metadata(path: Path, problems: list[Problem]) -> EntryMetadata | None:
+    data = _load_yaml(path, problems)
+    if data is None and path.stat().st_size != 0:
+        return None  # unreadable or invalid YAML, already reported
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(
+                path,
+                "metadata",
+                f"must be a mapping of fields (description, owner, ...), not {type(data).__name__}",
+            )
+        )
+        return None
+    try:
+        return EntryMetadata.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_pydantic_problems(path, error))
+        return None
+
+
+def _check_inputs(
+    declared: dict[str, tuple[Path, EntryMetadata]],
+    entry_names: set[str],
+    sources: dict[str, SourceSpec],
+    problems: list[Problem],
+) -> None:
+    for name, (path, metadata) in declared.items():
+        for index, upstream in enumerate(metadata.inputs):
+            if upstream == name:
+                problems.append(
+                    Problem(path, f"inputs.{index}", "an entry cannot be its own input")
+                )
+            elif upstream not in entry_names and upstream not in sources:
+                problems.append(
+                    Problem(
+                        path,
+                        f"inputs.{index}",
+                        f"unknown input {upstream!r}: not a catalog entry nor a source in "
+                        f"{SOURCES_FILE}",
+                    )
+                )
+    dependencies = {
+        name: [i for i in metadata.inputs if i in declared and i != name]
+        for name, (_, metadata) in declared.items()
+    }
+    for cycle in graph.cycles(dependencies):
+        loop = " -> ".join([*cycle, cycle[0]])
+        for name in cycle:
+            problems.append(Problem(declared[name][0], "inputs", f"dependency cycle: {loop}"))

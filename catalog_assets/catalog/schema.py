@@ -1,0 +1,152 @@
+"""The catalog's files as data: an entry's metadata file and ``sources.yaml`` (pydantic models).
+
+Dagster's own rules for owners, tags and names are mirrored here so ``catalog validate`` reports
+them per file and field instead of Dagster raising on the first one when definitions are built
+(tests keep them in step with Dagster).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from catalog_assets.catalog.checks import Check, Strict
+from catalog_assets.catalog.cron import cron_problem
+
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b")
+_TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+GROUP = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def is_valid_name(name: str) -> bool:
+    """Entry, input and source names are Python identifiers (they become notebook variables)."""
+    return bool(_NAME.match(name)) and not keyword.iskeyword(name)
+
+
+def is_valid_owner(owner: str) -> bool:
+    """Dagster's owner rule: an email address or ``team:<name>``."""
+    return bool(_EMAIL.fullmatch(owner)) or (owner.startswith("team:") and len(owner) > 5)
+
+
+def check_owner(owner: str) -> str:
+    if not is_valid_owner(owner):
+        raise ValueError(
+            f"{owner!r} is not an owner Dagster accepts: use an email address "
+            "(jane@example.com) or a team name prefixed with 'team:' (team:data-science)"
+        )
+    return owner
+
+
+Identifier = Annotated[str, Field(pattern=_NAME.pattern)]
+
+
+class EntryMetadata(Strict):
+    """The metadata file ``<name>.yaml`` of a catalog entry."""
+
+    description: str = Field(min_length=1)
+    owner: str
+    kind: Literal["dataset", "model"] = "dataset"
+    inputs: list[str] = Field(default_factory=list)
+    schedule: str | None = None
+    checks: list[Check] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        return check_owner(value)
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not is_valid_name(name):
+                raise ValueError(
+                    f"{name!r} is not a valid Python identifier; each input becomes a notebook "
+                    "variable of the same name"
+                )
+        duplicates = sorted({n for n in value if value.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and (problem := cron_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if not _TAG_KEY.match(key) or key.startswith("dagster/"):
+                raise ValueError(
+                    f"tag key {key!r} is not allowed: use letters, digits, '_', '-', '.', at most "
+                    "63 characters, optionally one 'namespace/' prefix (not 'dagster/')"
+                )
+            if not _TAG_VALUE.match(tag_value):
+                raise ValueError(
+                    f"tag {key!r} value {tag_value!r} is not allowed: use letters, digits, "
+                    "'_', '-', '.', at most 63 characters"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _checks_fit_kind(self) -> EntryMetadata:
+        names = [c.name for c in self.checks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"checks: the same check is declared twice: {', '.join(duplicates)}")
+        if self.kind == "model":
+            table_checks = [c.type for c in self.checks if c.on_table]
+            if table_checks:
+                raise ValueError(
+                    f"checks: {', '.join(table_checks)} check tables, but this entry is a model; "
+                    "models take metric thresholds (metric: 'roc_auc >= 0.7')"
+                )
+        return self
+
+
+class SourceSpec(Strict):
+    """Raw provider data, declared in ``sources.yaml``; no deployment ever writes it."""
+
+    name: Identifier
+    description: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    location: str = Field(min_length=1)
+    format: Literal["parquet", "csv"] = "parquet"
+    owner: str | None = None
+
+    @field_validator("location")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        parts = PurePosixPath(value).parts
+        if value.startswith(("/", "\\")) or ".." in parts or "\\" in value:
+            raise ValueError(
+                f"{value!r} must be a relative path inside the sources area (no '..', not absolute)"
+            )
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str | None) -> str | None:
+        return check_owner(value) if value is not None else None
+
+
+class SourcesFile(Strict):
+    sources: list[SourceSpec] = Field(default_factory=list)

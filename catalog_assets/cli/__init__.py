@@ -1,0 +1,37 @@
+"""The ``catalog`` command: one module per subcommand, each thin over the packages.
+
+``main`` is the one place that turns a user error (``CatalogAssetsError``) into one line on stderr
+and exit code 2; a command reporting catalog problems exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from catalog_assets.cli import sample_data, validate
+from catalog_assets.errors import CatalogAssetsError
+
+COMMANDS = (validate, sample_data)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="catalog", description="Work with the notebook catalog and its storage."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CatalogAssetsError as error:
+        if args.debug:
+            raise
+        print(f"catalog {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"catalog {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,36 @@
+"""``catalog validate``: every problem of the catalog, one line each; exit 1 if any."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from catalog_assets.catalog.discovery import inspect_catalog
+from catalog_assets.catalog.problems import display_path
+from catalog_assets.settings import Settings
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("validate", help="check every catalog entry; exit 1 on problems")
+    parser.add_argument("--catalog", help="catalog directory (default: $CATALOG_DIR or notebooks/)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.catalog) if args.catalog else Settings.from_env().catalog_dir
+    catalog, problems = inspect_catalog(root)
+    if problems:
+        for problem in problems:
+            print(problem)
+        count = len(problems)
+        print(
+            f"{count} problem{'s' if count != 1 else ''} in {display_path(root)}", file=sys.stderr
+        )
+        return 1
+    groups = {entry.group for entry in catalog.entries.values()}
+    print(
+        f"{display_path(root)}: OK, {len(catalog.entries)} entries in {len(groups)} groups, "
+        f"{len(catalog.sources)} sources"
+    )
+    return 0

@@ -1,0 +1,23 @@
+"""The one error base of the project: every error meant for a user derives from it.
+
+The ``catalog`` command catches ``CatalogAssetsError`` once and prints its message as one line (or
+the lines of a problem list); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CatalogAssetsError(Exception):
+    """A user-facing error: the message names what is wrong and what to do."""
+
+
+class DeploymentError(CatalogAssetsError, ValueError):
+    """The environment does not describe one deployment unambiguously."""
+
+
+class StorageError(CatalogAssetsError, RuntimeError):
+    """A storage operation was refused or failed; the message says which object and why."""
+
+
+class NotebookAPIError(CatalogAssetsError, RuntimeError):
+    """A notebook used the notebook API in a way that cannot work; the message says what to do."""

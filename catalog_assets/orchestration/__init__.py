@@ -1,0 +1,1 @@
+"""The catalog as Dagster definitions: assets, the notebook step, resources, automation."""

@@ -1,0 +1,145 @@
+"""Run a catalog notebook in a real Jupyter kernel through dagstermill's papermill engine.
+
+This is the one module that relies on dagstermill internals (``dagstermill.engine``), kept here on
+purpose; ``tests/test_execution.py`` fails loudly if an upgrade changes them.
+
+What we keep of dagstermill: its notebook client, which stops at the first failing cell, marks it in
+the executed notebook, and always runs a teardown cell afterwards; its replacement (not papermill's
+insertion) of the ``parameters`` cell; its retry when a kernel dies at start-up because two parallel
+kernels raced for a port. What we change: dagstermill's teardown cell imports dagstermill, and with
+it all of Dagster, into the kernel only to release job resources; and its injected cell rebuilds the
+whole job (the code location) inside the kernel. Our kernels never import Dagster: the injected cell
+hands the kernel the exact inputs and staging location resolved by the step, and our teardown cell
+reports back through a small JSON manifest. That keeps a step near the cost of bare papermill and
+independent of catalog size (see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import papermill
+from dagster import BetaWarning
+
+with warnings.catch_warnings():
+    # Importing dagstermill builds its (beta) in-kernel Manager, which we never use; its warning
+    # would greet every code-location load.
+    warnings.simplefilter("ignore", BetaWarning)
+    from dagstermill.engine import DagstermillEngine, DagstermillNotebookClient
+from papermill.engines import papermill_engines
+from papermill.exceptions import PapermillExecutionError
+from papermill.log import logger
+from papermill.utils import merge_kwargs, remove_args
+
+from catalog_assets.catalog.notebooks import PARAMETERS_TAG
+
+ENGINE_NAME = "catalog_assets"
+INJECTED_TAG = "injected-parameters"
+TEARDOWN_TAG = "injected-teardown"  # the tag dagstermill's client gives its teardown cell
+TEARDOWN_SOURCE = "import catalog_assets.kernel.api as __catalog_run\n__catalog_run._finish()\n"
+_KERNEL_START_ATTEMPTS = 3
+
+
+class NotebookFailed(RuntimeError):
+    """A cell raised. ``cell`` and ``ename``/``evalue`` say which and what."""
+
+    def __init__(self, error: PapermillExecutionError):
+        self.cell = error.exec_count
+        self.ename = error.ename
+        self.evalue = error.evalue
+        super().__init__(f"cell [{error.exec_count}] raised {error.ename}: {error.evalue}")
+
+
+class _CatalogNotebookClient(DagstermillNotebookClient):
+    def execute_cell(self, cell, cell_index, *args, **kwargs):
+        if TEARDOWN_TAG in cell.metadata.get("tags", []):
+            cell.source = TEARDOWN_SOURCE
+        return super().execute_cell(cell, cell_index, *args, **kwargs)
+
+
+class _CatalogEngine(DagstermillEngine):
+    """dagstermill's engine with our client (same argument handling as dagstermill's)."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=120,
+        execution_timeout=None,
+        **kwargs,
+    ):
+        safe_kwargs = remove_args(["timeout", "startup_timeout", "input_path"], **kwargs)
+        final_kwargs = merge_kwargs(
+            safe_kwargs,
+            timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=logger,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        return _CatalogNotebookClient(nb_man, **final_kwargs).execute()
+
+
+def replace_parameters(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with its ``parameters`` cell replaced by an injected cell of ``source``."""
+    nb = copy.deepcopy(nb)
+    injected = nbformat.v4.new_code_cell(source=source)
+    injected.metadata["tags"] = [INJECTED_TAG]
+    index = next(
+        i for i, cell in enumerate(nb.cells) if PARAMETERS_TAG in cell.metadata.get("tags", [])
+    )
+    nb.cells[index] = injected
+    return nb
+
+
+def run_notebook(
+    notebook_path: Path,
+    injected_source: str,
+    executed_path: Path,
+    warn: Callable[[str], None],
+) -> None:
+    """Execute the notebook with its parameters cell replaced; the executed copy is always written.
+
+    Cell output streams to this process's stdout/stderr, i.e. the step's captured logs.
+
+    Raises:
+        NotebookFailed: a cell raised (the executed notebook shows which, with the traceback).
+    """
+    papermill_engines.register(ENGINE_NAME, _CatalogEngine)
+    nb = replace_parameters(nbformat.read(notebook_path, as_version=4), injected_source)
+    executed_path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, _KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(
+                nb,
+                str(executed_path),
+                engine_name=ENGINE_NAME,
+                progress_bar=False,
+                log_output=True,
+                stdout_file=sys.stdout,
+                stderr_file=sys.stderr,
+                start_timeout=120,
+                # The kernel starts in the notebook's folder, as in Jupyter, without this process
+                # changing its own working directory (papermill's `cwd` would).
+                resources={"metadata": {"path": str(notebook_path.parent)}},
+            )
+            return
+        except PapermillExecutionError as error:
+            raise NotebookFailed(error) from None
+        except RuntimeError as error:
+            if "Kernel died before replying" not in str(error) or attempt == _KERNEL_START_ATTEMPTS:
+                raise
+            warn(f"kernel failed to start (attempt {attempt}), retrying: {error}")
+            time.sleep(1)

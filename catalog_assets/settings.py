@@ -1,0 +1,188 @@
+"""Settings: the one reader of the environment, and which deployment this process is.
+
+``Settings.from_env(mapping)`` is the only place that reads environment variables; everything else
+takes the ``Settings`` (or the ``Deployment`` in it) as an argument. It is called when definitions
+are built (never at import time), by the CLI, and by the notebook API in Jupyter.
+``resolve_deployment`` answers local, a scientist's branch, or production, as a pure function of
+the environment given; every per-deployment setting (storage area, where inputs are read from)
+follows from it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from catalog_assets.errors import DeploymentError
+
+DeploymentKind = Literal["local", "branch", "prod"]
+DEFAULT_PROD_DEPLOYMENT_NAME = "prod"
+_TRUE = {"1", "true", "yes"}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where this process reads and writes.
+
+    Attributes:
+        kind: ``local``, ``branch`` or ``prod``.
+        storage_url: the root of all storage (a local path, ``file://`` or ``s3://`` URL).
+        branch: the git branch of a branch deployment, as given.
+        slug: the branch as a safe path segment.
+    """
+
+    kind: DeploymentKind
+    storage_url: str
+    branch: str | None = None
+    slug: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The storage area this deployment writes: ``local``, ``prod`` or ``branches/<slug>``."""
+        return f"branches/{self.slug}" if self.kind == "branch" else self.kind
+
+    @property
+    def read_prefixes(self) -> tuple[str, ...]:
+        """Areas an input is read from, first match wins: a branch defers to production."""
+        return (self.prefix, "prod") if self.kind == "branch" else (self.prefix,)
+
+    @property
+    def label(self) -> str:
+        return f"branch {self.branch}" if self.kind == "branch" else self.kind
+
+
+def project_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The project directory: ``CATALOG_HOME``, else this checkout, else the working directory.
+
+    The checkout is found from the package itself so a notebook kernel (whose working directory is
+    the notebook's folder) and the code server agree on it.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("CATALOG_HOME"):
+        return Path(environ["CATALOG_HOME"])
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "workspace.yaml").exists():
+        return checkout
+    return Path.cwd()
+
+
+def default_storage_url(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    return environ.get("CATALOG_STORAGE_URL") or str(project_home(environ) / ".catalog" / "storage")
+
+
+def branch_slug(branch: str) -> str:
+    """A git branch as one safe path segment: ``feature/Churn v2`` -> ``feature-churn-v2``.
+
+    Raises:
+        DeploymentError: for a name that could escape its prefix or says nothing (``..``, ``/x``,
+            empty).
+    """
+    if not branch or not branch.strip():
+        raise DeploymentError("the branch name is empty; set CATALOG_BRANCH to the git branch")
+    if branch.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", branch):
+        raise DeploymentError(
+            f"branch name {branch!r} is refused: it could escape the branches/ storage prefix"
+        )
+    slug = re.sub(r"[^a-z0-9]+", "-", branch.lower()).strip("-")
+    if not slug:
+        raise DeploymentError(f"branch name {branch!r} has no letters or digits to name it by")
+    return slug[:100]
+
+
+def resolve_deployment(environ: Mapping[str, str]) -> Deployment:
+    """Decide the deployment from ``environ`` alone.
+
+    - ``prod`` when ``CATALOG_DEPLOYMENT=prod``, or on Dagster+ when
+      ``DAGSTER_CLOUD_DEPLOYMENT_NAME`` is the production deployment
+      (``CATALOG_PROD_DEPLOYMENT_NAME``, default ``prod``) and it is not a branch deployment;
+    - ``branch`` when ``CATALOG_BRANCH`` is set, or on Dagster+ when
+      ``DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT=1`` (branch from ``DAGSTER_CLOUD_GIT_BRANCH``);
+    - ``local`` otherwise.
+
+    Raises:
+        DeploymentError: when the variables contradict each other or a branch name is unsafe.
+    """
+    storage_url = default_storage_url(environ)
+    requested = environ.get("CATALOG_DEPLOYMENT", "").strip().lower()
+    if requested not in ("", "local", "prod", "branch"):
+        raise DeploymentError(f"CATALOG_DEPLOYMENT={requested!r} is not one of local, branch, prod")
+    cloud_branch = environ.get("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", "").lower() in _TRUE
+    branch = environ.get("CATALOG_BRANCH") or (
+        environ.get("DAGSTER_CLOUD_GIT_BRANCH") if cloud_branch else None
+    )
+    if cloud_branch and branch is None:
+        raise DeploymentError(
+            "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT is set but DAGSTER_CLOUD_GIT_BRANCH is not; "
+            "a branch deployment needs its git branch"
+        )
+    prod_name = environ.get("CATALOG_PROD_DEPLOYMENT_NAME") or DEFAULT_PROD_DEPLOYMENT_NAME
+    cloud_prod = environ.get("DAGSTER_CLOUD_DEPLOYMENT_NAME") == prod_name and not cloud_branch
+
+    if branch is not None or requested == "branch":
+        if requested == "prod":
+            raise DeploymentError(
+                "CATALOG_DEPLOYMENT=prod contradicts a branch (CATALOG_BRANCH or a Dagster+ "
+                "branch deployment); production never runs as a branch"
+            )
+        if branch is None:
+            raise DeploymentError("CATALOG_DEPLOYMENT=branch needs CATALOG_BRANCH=<git branch>")
+        return Deployment("branch", storage_url, branch=branch, slug=branch_slug(branch))
+    if requested == "prod" or (cloud_prod and requested != "local"):
+        return Deployment("prod", storage_url)
+    return Deployment("local", storage_url)
+
+
+def s3_options(environ: Mapping[str, str]) -> dict[str, str]:
+    """Explicit S3 settings for S3-compatible servers (MinIO, a test server).
+
+    Without them boto3 reads the standard ``AWS_ENDPOINT_URL`` / ``AWS_REGION`` itself, in the step
+    process and in the kernel alike.
+    """
+    options = {
+        "endpoint_url": environ.get("CATALOG_S3_ENDPOINT_URL", ""),
+        "region_name": environ.get("CATALOG_S3_REGION", ""),
+    }
+    return {name: value for name, value in options.items() if value}
+
+
+def default_catalog_dir(environ: Mapping[str, str]) -> Path:
+    """``CATALOG_DIR`` if set, else ``notebooks/`` in the project."""
+    configured = environ.get("CATALOG_DIR")
+    return Path(configured) if configured else project_home(environ) / "notebooks"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything this process takes from its environment, resolved once.
+
+    Attributes:
+        home: the project directory (``.catalog/`` lives there).
+        catalog_dir: the catalog root.
+        deployment: local, branch or prod, with its storage root.
+        s3: explicit S3 endpoint/region for the catalog's storage (may be empty).
+    """
+
+    home: Path
+    catalog_dir: Path
+    deployment: Deployment
+    s3: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        return cls(
+            home=project_home(environ),
+            catalog_dir=default_catalog_dir(environ),
+            deployment=resolve_deployment(environ),
+            s3=s3_options(environ),
+        )
+
+    @property
+    def executed_dir(self) -> Path:
+        """Executed notebooks, under the code server's working directory ("View notebook")."""
+        return self.home / ".catalog" / "executed"

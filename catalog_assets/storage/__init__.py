@@ -1,0 +1,1 @@
+"""Where bytes go and in which format: backends (local, S3), the store, formats. No Dagster."""
