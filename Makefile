@@ -5,8 +5,6 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# The embedded local instance: dagster.yaml in this directory, state under .catalog/dagster/.
-export DAGSTER_HOME := $(CURDIR)
 
 .PHONY: install dev test sample-data validate jupyter lint
 
@@ -16,7 +14,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,notebooks]'
 	# The notebooks' `python3` kernel is this environment's interpreter.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (catalog_assets)"
 	touch $@
@@ -29,14 +27,16 @@ sample-data: install
 validate: install
 	$(BIN)/catalog validate
 
+# Each deployment has its own Dagster instance under .catalog/dagster/<area>/ (`catalog dev`);
+# CATALOG_DEPLOYMENT=prod or CATALOG_BRANCH=<branch> select another deployment.
 dev: install sample-data validate
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/catalog dev --host 127.0.0.1 --port 3000
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 jupyter: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,jupyter]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,notebooks,jupyter]'
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: install

@@ -15,6 +15,7 @@ FIGURES = {
     "p2": "benchmarks.p2_load",
     "p3": "benchmarks.p3_storage",
     "p6": "benchmarks.p6_parallel",
+    "p7": "benchmarks.p7_refs",
 }
 
 

@@ -72,7 +72,10 @@ class _Counter(FileSystemEventHandler):
         self.lock = threading.Lock()
 
     def on_any_event(self, event) -> None:
-        if event.is_directory or str(event.src_path).endswith(".ipynb"):
+        # Products only: the kernel's staged file and the stored object, not the small JSON
+        # documents around them (step spec, kernel report, ref, history record) nor notebooks.
+        name = Path(str(event.src_path)).name
+        if event.is_directory or name.endswith((".ipynb", ".json")):
             return
         with self.lock:
             if isinstance(event, FileClosedNoWriteEvent):
@@ -156,7 +159,7 @@ def run(report: Report, repeat: int, quick: bool = False) -> None:
             CATALOG_HOME=str(root),
             CATALOG_DEPLOYMENT="local",
         ):
-            writes, reads = count_product_io(storage / "local", lambda: run_job(our_job))
+            writes, reads = count_product_io(storage, lambda: run_job(our_job))
         report.figures.append(
             Figure("P3 product writes per materialization, ours", "writes", [writes])
         )

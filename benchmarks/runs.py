@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -26,9 +27,18 @@ class RunTiming:
     messages: list[str]
 
 
-def run_job(job_fn: Callable[[], dg.JobDefinition], run_config: dict | None = None) -> RunTiming:
-    """Execute the job in a fresh process; the run's wall time is measured around execute_job."""
-    with dagster_home() as home, environment(DAGSTER_HOME=str(home)):
+def run_job(
+    job_fn: Callable[[], dg.JobDefinition],
+    run_config: dict | None = None,
+    checkout: Path | None = None,
+) -> RunTiming:
+    """Execute the job in a fresh process; the run's wall time is measured around execute_job.
+
+    ``checkout``: run another checkout's code (an earlier commit's worktree) instead of this one:
+    its directory goes first on the child's PYTHONPATH, which the notebook kernel inherits.
+    """
+    extra = {"PYTHONPATH": str(checkout)} if checkout else {}
+    with dagster_home() as home, environment(DAGSTER_HOME=str(home), **extra):
         child = subprocess.run(
             [
                 sys.executable,
@@ -42,6 +52,7 @@ def run_job(job_fn: Callable[[], dg.JobDefinition], run_config: dict | None = No
             ],
             capture_output=True,
             text=True,
+            cwd=checkout,
         )
         if child.returncode != 0 or not child.stdout.strip():
             raise RuntimeError(

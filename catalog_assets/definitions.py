@@ -7,6 +7,8 @@ import gc
 import dagster as dg
 
 from catalog_assets.catalog.discovery import load_catalog
+from catalog_assets.errors import DeploymentError
+from catalog_assets.instance import instance_problem
 from catalog_assets.orchestration.assets import entry_asset, source_asset
 from catalog_assets.orchestration.executor import catalog_executor
 from catalog_assets.orchestration.io_manager import CatalogIOManager
@@ -22,6 +24,8 @@ def defs() -> dg.Definitions:
     # collector's full passes, which otherwise rescan it every few hundred definitions built.
     gc.freeze()
     settings = Settings.from_env()
+    if problem := instance_problem(settings, settings.dagster_home):
+        raise DeploymentError(problem)
     catalog = load_catalog(settings.catalog_dir)
     storage = CatalogStorage.for_deployment(settings.deployment, settings.s3)
     return dg.Definitions(

@@ -196,16 +196,29 @@ def write_sources(
     """Write the sample sources into ``sources/movio/`` of a storage root; rows per table.
 
     Sources are provider data, so this is the only writer of the sources area; each table is
-    written atomically, so a reader sees the old table or the new one.
+    written atomically, so a reader sees the old table or the new.
     """
-    from catalog_assets.storage import formats
+    import tempfile
+    from pathlib import Path
+
+    from catalog_assets.storage import keys
+    from catalog_assets.storage.backend import sha256_file
     from catalog_assets.storage.backends import open_backend
-    from catalog_assets.storage.store import SOURCES_PREFIX
+    from catalog_assets.storage.store import SOURCES
 
     backend = open_backend(storage_url, s3)
     rows = {}
-    for name, frame in generate(config).items():
-        with backend.writing(f"{SOURCES_PREFIX}/movio/{name}.parquet") as path:
-            formats.dump(frame, "parquet", path)
-        rows[name] = len(frame)
+    with tempfile.TemporaryDirectory(prefix="catalog-sample-") as folder:
+        for name, frame in generate(config).items():
+            path = Path(folder) / f"{name}.parquet"
+            frame.to_parquet(path, engine="pyarrow", compression="zstd")
+            key = keys.join(SOURCES, "movio", f"{name}.parquet")
+            rows[name] = len(frame)
+            if backend.stat(key) is not None:
+                # The same bytes again would still be a new version of the source (its ETag or
+                # modification time), making everything downstream stale for nothing.
+                with backend.reading(key) as existing:
+                    if sha256_file(existing) == sha256_file(path):
+                        continue
+            backend.put_file(path, key)
     return rows

@@ -10,6 +10,7 @@ follows from it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -31,8 +32,8 @@ class Deployment:
     Attributes:
         kind: ``local``, ``branch`` or ``prod``.
         storage_url: the root of all storage (a local path, ``file://`` or ``s3://`` URL).
-        branch: the git branch of a branch deployment, as given.
-        slug: the branch as a safe path segment.
+        branch: the git branch of a branch deployment, exactly as given.
+        slug: the branch's area name: a readable slug plus a short hash of the exact name.
     """
 
     kind: DeploymentKind
@@ -41,18 +42,21 @@ class Deployment:
     slug: str | None = None
 
     @property
-    def prefix(self) -> str:
+    def area(self) -> str:
         """The storage area this deployment writes: ``local``, ``prod`` or ``branches/<slug>``."""
         return f"branches/{self.slug}" if self.kind == "branch" else self.kind
 
     @property
-    def read_prefixes(self) -> tuple[str, ...]:
-        """Areas an input is read from, first match wins: a branch defers to production."""
-        return (self.prefix, "prod") if self.kind == "branch" else (self.prefix,)
+    def read_areas(self) -> tuple[str, ...]:
+        """Areas an input's ref is looked up in, first match wins: a branch defers to production."""
+        return (self.area, PROD_AREA) if self.kind == "branch" else (self.area,)
 
     @property
     def label(self) -> str:
         return f"branch {self.branch}" if self.kind == "branch" else self.kind
+
+
+PROD_AREA = "prod"
 
 
 def project_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -76,11 +80,13 @@ def default_storage_url(environ: Mapping[str, str] | None = None) -> str:
 
 
 def branch_slug(branch: str) -> str:
-    """A git branch as one safe path segment: ``feature/Churn v2`` -> ``feature-churn-v2``.
+    """A git branch as its area name: ``feature/Churn v2`` -> ``feature-churn-v2-<10 hex>``.
+
+    The readable part is for people; the hash of the exact name keeps distinct branches apart
+    (``Feature/X``, ``feature-x`` and ``feature_x`` share a readable part, never an area).
 
     Raises:
-        DeploymentError: for a name that could escape its prefix or says nothing (``..``, ``/x``,
-            empty).
+        DeploymentError: for an empty name, or one that could escape its area or says nothing.
     """
     if not branch or not branch.strip():
         raise DeploymentError("the branch name is empty; set CATALOG_BRANCH to the git branch")
@@ -88,10 +94,11 @@ def branch_slug(branch: str) -> str:
         raise DeploymentError(
             f"branch name {branch!r} is refused: it could escape the branches/ storage prefix"
         )
-    slug = re.sub(r"[^a-z0-9]+", "-", branch.lower()).strip("-")
-    if not slug:
+    readable = re.sub(r"[^a-z0-9]+", "-", branch.lower()).strip("-")
+    if not readable:
         raise DeploymentError(f"branch name {branch!r} has no letters or digits to name it by")
-    return slug[:100]
+    digest = hashlib.sha256(branch.encode("utf-8")).hexdigest()[:10]
+    return f"{readable[:40].strip('-')}-{digest}"
 
 
 def resolve_deployment(environ: Mapping[str, str]) -> Deployment:
@@ -112,6 +119,10 @@ def resolve_deployment(environ: Mapping[str, str]) -> Deployment:
     if requested not in ("", "local", "prod", "branch"):
         raise DeploymentError(f"CATALOG_DEPLOYMENT={requested!r} is not one of local, branch, prod")
     cloud_branch = environ.get("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", "").lower() in _TRUE
+    if "CATALOG_BRANCH" in environ and not environ["CATALOG_BRANCH"].strip():
+        raise DeploymentError(
+            "CATALOG_BRANCH is set but empty; set it to the git branch, or unset it for local"
+        )
     branch = environ.get("CATALOG_BRANCH") or (
         environ.get("DAGSTER_CLOUD_GIT_BRANCH") if cloud_branch else None
     )
@@ -171,6 +182,7 @@ class Settings:
     catalog_dir: Path
     deployment: Deployment
     s3: dict[str, str] = field(default_factory=dict)
+    dagster_home: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -180,7 +192,13 @@ class Settings:
             catalog_dir=default_catalog_dir(environ),
             deployment=resolve_deployment(environ),
             s3=s3_options(environ),
+            dagster_home=environ.get("DAGSTER_HOME") or None,
         )
+
+    @staticmethod
+    def s3_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Only the S3 options, for a notebook kernel, which has no deployment of its own."""
+        return s3_options(os.environ if environ is None else environ)
 
     @property
     def executed_dir(self) -> Path:

@@ -50,17 +50,14 @@ def materializations(instance: dg.DagsterInstance, name: str) -> list[dg.AssetMa
 def stored_keys(prefix: str) -> list[str]:
     """Keys under ``prefix`` of the storage root the environment points at (local or S3)."""
     backend = open_backend(os.environ["CATALOG_STORAGE_URL"], s3_options(os.environ))
-    return backend.list(prefix)
+    return [info.key for info in backend.list(prefix)]
 
 
 def digests(prefix: str) -> dict[str, str]:
     """SHA-256 of every object under ``prefix`` of the current storage root."""
-    backend = open_backend(os.environ["CATALOG_STORAGE_URL"], s3_options(os.environ))
-    found = {}
-    for key in backend.list(prefix):
-        with backend.reading(key) as path:
-            found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
+    return area_digests(
+        open_backend(os.environ["CATALOG_STORAGE_URL"], s3_options(os.environ)), prefix
+    )
 
 
 def materialize_with_cli(env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -86,14 +83,28 @@ def materialize_with_cli(env: dict[str, str] | None = None) -> subprocess.Comple
 
 def run_like_jupyter(path: Path) -> nbformat.NotebookNode:
     """Every cell top to bottom in a python3 kernel started in the notebook's folder, the
-    parameters cell included, as Jupyter runs it. Returns the executed notebook."""
+    parameters cell included, as JupyterLab runs it (which names the notebook to its kernel in
+    JPY_SESSION_NAME). Returns the executed notebook."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     NotebookClient(
         nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    ).execute(env={**os.environ, "JPY_SESSION_NAME": str(path)})
     return nb
+
+
+def outputs_text(cell) -> str:
+    """Everything a cell showed: streams and the plain-text form of results."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output["text"])
+        elif "data" in output:
+            parts.append(output["data"].get("text/plain", ""))
+        elif output.get("output_type") == "error":
+            parts.append(f"{output['ename']}: {output['evalue']}")
+    return "\n".join(parts)
 
 
 def free_port() -> int:
@@ -133,3 +144,12 @@ def moto_server() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def area_digests(backend, prefix: str) -> dict[str, str]:
+    """SHA-256 of every object under ``prefix`` of a backend: compare an area before and after."""
+    found = {}
+    for info in backend.list(prefix):
+        with backend.reading(info.key) as path:
+            found[info.key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return found

@@ -119,6 +119,7 @@ def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
             )
 
     _check_inputs(declared, set(by_name), sources, problems)
+    _check_trusted_types(declared, root.resolve().parent, problems)
     valid = {n: e for n, e in entries.items() if len(by_name[n]) == 1}
     problems.sort(key=lambda p: (str(p.path), p.field, p.message))
     return Catalog(root=root, entries=valid, sources=sources), problems
@@ -305,3 +306,57 @@ def _check_inputs(
         loop = " -> ".join([*cycle, cycle[0]])
         for name in cycle:
             problems.append(Problem(declared[name][0], "inputs", f"dependency cycle: {loop}"))
+
+
+def _check_trusted_types(
+    declared: dict[str, tuple[Path, EntryMetadata]], repository: Path, problems: list[Problem]
+) -> None:
+    """Each declared trusted type is a class in an importable module of the repository."""
+    names = {n for _, meta in declared.values() for n in meta.trusted_types}
+    if not names:
+        return
+    origins = {name: _module_origin(name, repository) for name in names}
+    for path, metadata in declared.values():
+        for index, name in enumerate(metadata.trusted_types):
+            origin = origins[name]
+            if origin is None:
+                problems.append(
+                    Problem(
+                        path,
+                        f"trusted_types.{index}",
+                        f"cannot find the module of {name!r}; put the class in a module of this "
+                        f"repository ({repository}) and name it as module.Class",
+                    )
+                )
+            elif not origin.is_relative_to(repository) or "site-packages" in origin.parts:
+                problems.append(
+                    Problem(
+                        path,
+                        f"trusted_types.{index}",
+                        f"{name!r} is defined in {origin}, outside this repository; only classes "
+                        "of this repository can be declared trusted",
+                    )
+                )
+
+
+def _module_origin(name: str, repository: Path) -> Path | None:
+    """The file of the longest importable module prefix of a dotted class name (never run)."""
+    import importlib.util
+    import sys
+
+    parts = name.split(".")
+    added = str(repository) not in sys.path
+    if added:
+        sys.path.insert(0, str(repository))
+    try:
+        for cut in range(len(parts) - 1, 0, -1):
+            try:
+                spec = importlib.util.find_spec(".".join(parts[:cut]))
+            except (ImportError, ValueError):
+                continue
+            if spec is not None and spec.origin:
+                return Path(spec.origin).resolve()
+        return None
+    finally:
+        if added:
+            sys.path.remove(str(repository))

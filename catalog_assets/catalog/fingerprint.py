@@ -1,36 +1,74 @@
-"""An entry's code version: what decides its product, and nothing that merely records a run.
+"""An entry's three fingerprints: code, checks and descriptive metadata.
 
-The fingerprint covers the source of every code cell, in order, and the validated metadata.
-Outputs, execution counts, cell ids, markdown and kernel/notebook metadata are left out, so
-re-running a notebook in Jupyter or saving it with outputs never marks the asset as changed.
-The metadata is hashed in canonical form (parsed and re-serialised), so comments and key order in
-the YAML file do not count, while any change of a value does.
+* ``code_version`` covers what decides the product: the source of every code cell, in order, and
+  the metadata fields marked ``code`` in the schema (kind, inputs, format, trusted types). It is the
+  Dagster code version, so only a change that can change the product marks the asset as changed.
+* ``checks_version`` covers the declared checks: a change re-runs checks, never the notebook.
+* ``metadata_version`` covers description, owner, tags, schedule and group: nothing runs.
+
+Outputs, execution counts, cell ids, markdown and kernel/notebook metadata change none of them, so
+re-running a notebook in Jupyter or saving it with outputs never marks the asset as changed. Values
+are hashed in canonical form (parsed and re-serialised), so comments and key order in the YAML file
+do not count, while any change of a value does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from catalog_assets.catalog.discovery import Entry
-from catalog_assets.catalog.notebooks import NotebookCode
 from catalog_assets.catalog.schema import EntryMetadata
 
-# Bump when the fingerprint's recipe changes, so every entry's code version changes with it.
-_RECIPE = "catalog-fingerprint/1"
+# Bump when a recipe changes, so every entry's versions change with it.
+_RECIPE = "catalog-fingerprint/2"
+
+
+@dataclass(frozen=True)
+class Versions:
+    code: str
+    checks: str
+    metadata: str
+
+
+def fields_of(kind: str) -> tuple[str, ...]:
+    """The metadata fields that feed the ``kind`` fingerprint (code, checks or metadata)."""
+    return tuple(
+        name
+        for name, info in EntryMetadata.model_fields.items()
+        if (info.json_schema_extra or {}).get("fingerprint") == kind
+    )
+
+
+def _digest(kind: str, values: dict[str, Any], cells: tuple[str, ...] = ()) -> str:
+    digest = hashlib.sha256(f"{_RECIPE}:{kind}".encode())
+    for source in cells:
+        encoded = source.encode("utf-8")
+        # Length-prefix each cell so moving a line across a cell boundary changes the hash.
+        digest.update(len(encoded).to_bytes(8, "big") + encoded)
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    digest.update(canonical.encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def _values(metadata: EntryMetadata, kind: str) -> dict[str, Any]:
+    dumped = metadata.model_dump(mode="json", include=set(fields_of(kind)))
+    if "inputs" in dumped:
+        dumped["inputs"] = sorted(dumped["inputs"])  # their order changes nothing
+    return dumped
+
+
+def versions(entry: Entry) -> Versions:
+    meta = entry.metadata
+    return Versions(
+        code=_digest("code", _values(meta, "code"), entry.notebook.code_cells),
+        checks=_digest("checks", _values(meta, "checks")),
+        metadata=_digest("metadata", {**_values(meta, "metadata"), "group": entry.group}),
+    )
 
 
 def code_version(entry: Entry) -> str:
     """The entry's Dagster ``code_version``: 16 hex characters of a SHA-256."""
-    return fingerprint(entry.notebook, entry.metadata)
-
-
-def fingerprint(notebook: NotebookCode, metadata: EntryMetadata) -> str:
-    digest = hashlib.sha256(_RECIPE.encode())
-    for source in notebook.code_cells:
-        encoded = source.encode("utf-8")
-        # Length-prefix each cell so moving a line across a cell boundary changes the hash.
-        digest.update(len(encoded).to_bytes(8, "big") + encoded)
-    canonical = json.dumps(metadata.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    digest.update(canonical.encode("utf-8"))
-    return digest.hexdigest()[:16]
+    return versions(entry).code

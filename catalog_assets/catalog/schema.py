@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import sys
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
@@ -44,18 +45,34 @@ def check_owner(owner: str) -> str:
 
 
 Identifier = Annotated[str, Field(pattern=_NAME.pattern)]
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+#: Libraries whose classes a model file may always hold; declaring them trusted is redundant.
+TRUSTED_LIBRARIES = ("sklearn", "numpy", "scipy")
+FORMATS = ("auto", "parquet", "skops", "json", "npy", "png", "pickle")
+
+# Which fingerprint each metadata field feeds (catalog/fingerprint.py). `code` fields change the
+# product, so they change the Dagster code version; `checks` and `metadata` fields do not.
+CODE = {"fingerprint": "code"}
+CHECKS = {"fingerprint": "checks"}
+METADATA = {"fingerprint": "metadata"}
 
 
 class EntryMetadata(Strict):
     """The metadata file ``<name>.yaml`` of a catalog entry."""
 
-    description: str = Field(min_length=1)
-    owner: str
-    kind: Literal["dataset", "model"] = "dataset"
-    inputs: list[str] = Field(default_factory=list)
-    schedule: str | None = None
-    checks: list[Check] = Field(default_factory=list)
-    tags: dict[str, str] = Field(default_factory=dict)
+    description: str = Field(min_length=1, json_schema_extra=METADATA)
+    owner: str = Field(json_schema_extra=METADATA)
+    kind: Literal["dataset", "model"] = Field("dataset", json_schema_extra=CODE)
+    inputs: list[str] = Field(default_factory=list, json_schema_extra=CODE)
+    schedule: str | None = Field(None, json_schema_extra=METADATA)
+    checks: list[Check] = Field(default_factory=list, json_schema_extra=CHECKS)
+    tags: dict[str, str] = Field(default_factory=dict, json_schema_extra=METADATA)
+    #: Storage format of the product; ``auto`` picks it from the product's type.
+    format: Literal["auto", "parquet", "skops", "json", "npy", "png", "pickle"] = Field(
+        "auto", json_schema_extra=CODE
+    )
+    #: Classes of this repository a model may hold besides scikit-learn, NumPy and SciPy ones.
+    trusted_types: list[str] = Field(default_factory=list, json_schema_extra=CODE)
 
     @field_validator("description")
     @classmethod
@@ -81,6 +98,22 @@ class EntryMetadata(Strict):
         duplicates = sorted({n for n in value if value.count(n) > 1})
         if duplicates:
             raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("trusted_types")
+    @classmethod
+    def _trusted_types(cls, value: list[str]) -> list[str]:
+        for name in value:
+            root = name.split(".")[0]
+            if not _DOTTED.match(name):
+                raise ValueError(f"{name!r} is not a dotted class name such as 'mylib.models.Clip'")
+            if root in TRUSTED_LIBRARIES:
+                raise ValueError(f"{name!r}: {root} classes are always trusted; remove it")
+            if root in sys.stdlib_module_names or root == "builtins":
+                raise ValueError(
+                    f"{name!r} is in the Python standard library; only classes of this "
+                    "repository can be declared trusted"
+                )
         return value
 
     @field_validator("schedule")

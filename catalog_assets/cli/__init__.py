@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from catalog_assets.cli import sample_data, validate
+from catalog_assets.cli import dev, gc, history, rollback, sample_data, validate
 from catalog_assets.errors import CatalogAssetsError
 
-COMMANDS = (validate, sample_data)
+COMMANDS = (validate, sample_data, history, rollback, gc, dev)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,13 +1,18 @@
 """The step<->kernel contract: what a run step sends the notebook kernel and what it reports back.
 
 Both sides import these types; nothing else crosses the process boundary. The step writes a
-``StepSpec`` the injected cell reads, and the kernel's teardown cell writes a ``KernelReport`` the
-step reads. ``PROTOCOL`` versions the contract: a kernel and a step that disagree fail validation
-with a clear message instead of misreading each other. No Dagster imports.
+``StepSpec`` to a file the injected cell names, and the kernel's teardown cell writes a
+``KernelReport`` to the file the spec names. ``PROTOCOL`` versions the contract: a kernel and a step
+that disagree fail validation with a clear message instead of misreading each other.
+
+The spec holds no secrets (credentials reach the kernel through its environment) and the step
+trusts nothing in the report that could redirect a write: the product is read from the staging file
+the step chose, and its SHA-256 is computed by the step. No Dagster imports.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,11 +34,26 @@ class DeploymentSpec(_Message):
 
 
 class InputSpec(_Message):
-    """One resolved input: the stored object to read and the area it was found in."""
+    """One resolved input: exactly which stored bytes to read, and how."""
 
-    key: str
-    format: str
+    kind: Literal["entry", "source"]
+    #: The area it was resolved in (``prod``, ``branches/…``, ``local``) or ``sources``.
     area: str
+    key: str
+    #: Entries: the object's SHA-256, verified on read. Sources: the version read must still be.
+    version: str
+    format: str
+    trusted_types: tuple[str, ...] = ()
+    allow_pickle: bool = False
+    read_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProductSpec(_Message):
+    """Where and how the kernel writes the product."""
+
+    staging_path: str
+    declared_format: str = "auto"
+    trusted_types: tuple[str, ...] = ()
 
 
 class StepSpec(_Message):
@@ -44,22 +64,24 @@ class StepSpec(_Message):
     run_id: str
     metadata_path: str
     deployment: DeploymentSpec
-    s3: dict[str, str] = Field(default_factory=dict)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    product: ProductSpec
     checks: list[Check] = Field(default_factory=list)
-    manifest: str
+    report_path: str
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path | str) -> StepSpec:
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
 class ProductReport(_Message):
-    """The product the kernel staged."""
+    """The product the kernel wrote to the staging path."""
 
-    staging_key: str
     format: str
-    uri: str
-    size: int
-    row_count: int | None = None
-    columns: list[tuple[str, str]] | None = None
-    type: str | None = None
+    facts: dict[str, Any] = Field(default_factory=dict)
 
 
 class CheckReport(_Message):
@@ -82,3 +104,7 @@ class KernelReport(_Message):
     metrics: dict[str, float] = Field(default_factory=dict)
     checks: list[CheckReport] = Field(default_factory=list)
     kernel: KernelFacts
+
+    @classmethod
+    def read(cls, path: Path | str) -> KernelReport:
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))

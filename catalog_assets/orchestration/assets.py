@@ -1,8 +1,8 @@
 """Catalog entry -> Dagster asset that runs the entry's notebook in a Jupyter kernel.
 
 Each asset carries what the entry declares (group, description, owner, kinds, tags, inputs as deps,
-checks) and a code version fingerprinting its notebook code and metadata. What its step does is in
-``orchestration.step``.
+checks), the code version (what decides the product) and, as definition metadata, the metadata and
+checks versions. What its step does is in ``orchestration.step``.
 """
 
 from typing import Any
@@ -10,10 +10,11 @@ from typing import Any
 import dagster as dg
 
 from catalog_assets.catalog.discovery import Catalog, Entry
-from catalog_assets.catalog.fingerprint import code_version
+from catalog_assets.catalog.fingerprint import versions
 from catalog_assets.catalog.schema import SourceSpec
 from catalog_assets.orchestration.io_manager import SOURCE_FORMAT, SOURCE_LOCATION
-from catalog_assets.orchestration.step import materialize_entry
+from catalog_assets.orchestration.step import StepPlan, materialize_entry
+from catalog_assets.storage import formats
 
 KINDS = {"dataset": "pandas", "model": "scikit-learn"}
 
@@ -37,17 +38,20 @@ def source_asset(source: SourceSpec) -> dg.AssetSpec:
 def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
     """The asset of one catalog entry."""
     meta = entry.metadata
-    input_metadata = {
-        name: (
-            {
-                SOURCE_LOCATION: catalog.sources[name].location,
-                SOURCE_FORMAT: catalog.sources[name].format,
-            }
-            if name in catalog.sources
-            else None
-        )
-        for name in meta.inputs
-    }
+    entry_versions = versions(entry)
+    plan = StepPlan(
+        entry=entry,
+        versions=entry_versions,
+        sources={n: catalog.sources[n] for n in meta.inputs if n in catalog.sources},
+        policies={
+            n: formats.LoadPolicy(
+                tuple(catalog.entries[n].metadata.trusted_types),
+                catalog.entries[n].metadata.format == "pickle",
+            )
+            for n in meta.inputs
+            if n in catalog.entries
+        },
+    )
 
     spec = dg.AssetSpec(
         key=entry.name,
@@ -56,11 +60,13 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
         owners=[meta.owner],
         kinds={"jupyter", KINDS[meta.kind]},
         tags=meta.tags,
-        code_version=code_version(entry),
+        code_version=entry_versions.code,
         metadata={
             "notebook_path": dg.MetadataValue.notebook(str(entry.notebook_path)),
             "metadata_path": dg.MetadataValue.path(str(entry.metadata_path)),
             "catalog/kind": meta.kind,
+            "catalog/metadata_version": entry_versions.metadata,
+            "catalog/checks_version": entry_versions.checks,
         },
     )
 
@@ -84,6 +90,6 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
         required_resource_keys={"catalog_storage", "notebook_runner"},
     )
     def _notebook_asset(context: dg.AssetExecutionContext):
-        yield from materialize_entry(context, entry, input_metadata)
+        yield from materialize_entry(context, plan)
 
     return _notebook_asset

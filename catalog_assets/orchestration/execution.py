@@ -76,6 +76,7 @@ class _CatalogEngine(DagstermillEngine):
         stderr_file=None,
         start_timeout=120,
         execution_timeout=None,
+        kernel_env=None,
         **kwargs,
     ):
         safe_kwargs = remove_args(["timeout", "startup_timeout", "input_path"], **kwargs)
@@ -89,7 +90,9 @@ class _CatalogEngine(DagstermillEngine):
             stdout_file=stdout_file,
             stderr_file=stderr_file,
         )
-        return _CatalogNotebookClient(nb_man, **final_kwargs).execute()
+        # The kernel's environment is given explicitly: what it needs (endpoints, credentials)
+        # reaches it there, never through a cell saved in the executed notebook.
+        return _CatalogNotebookClient(nb_man, **final_kwargs).execute(env=kernel_env)
 
 
 def replace_parameters(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
@@ -109,6 +112,7 @@ def run_notebook(
     injected_source: str,
     executed_path: Path,
     warn: Callable[[str], None],
+    kernel_env: dict[str, str] | None = None,
 ) -> None:
     """Execute the notebook with its parameters cell replaced; the executed copy is always written.
 
@@ -131,6 +135,7 @@ def run_notebook(
                 stdout_file=sys.stdout,
                 stderr_file=sys.stderr,
                 start_timeout=120,
+                kernel_env=kernel_env,
                 # The kernel starts in the notebook's folder, as in Jupyter, without this process
                 # changing its own working directory (papermill's `cwd` would).
                 resources={"metadata": {"path": str(notebook_path.parent)}},

@@ -1,97 +1,87 @@
-"""The IO manager over ``storage.CatalogStore``.
+"""The IO manager over ``storage.CatalogStore``: storing is committing a ref.
 
-It stores every catalog product. A notebook product arrives already staged by the kernel
-(``Staged``) and is committed by an atomic rename, so its bytes are written exactly once; any other
-value (from a Python asset, a test) is serialised here. Loading honours the deployment: a branch
-reads its own copy if it has one, else production's.
+A notebook product arrives already staged and verified by its step (``Staged``): the IO manager
+stores its immutable object (create-only) and publishes its ref, so its bytes are written exactly
+once. Any other value (a Python asset, a test) is serialised here first. Loading reads the ref the
+deployment sees (a branch's own, else production's), never lists files, and verifies the object's
+SHA-256 against the ref.
 """
 
 from typing import Any
 
 import dagster as dg
 
+from catalog_assets.errors import CatalogAssetsError
+from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage
 from catalog_assets.storage import formats
-from catalog_assets.storage.store import CatalogStore, Located, Staged
+from catalog_assets.storage.store import Staged
 
 SOURCE_LOCATION = "catalog/source_location"
 SOURCE_FORMAT = "catalog/source_format"
 
 
-def frame_metadata(description: dict[str, Any]) -> dict[str, Any]:
-    """``dagster/row_count`` and ``dagster/column_schema`` from ``formats.describe`` output."""
-    if "row_count" not in description:
-        return {"catalog/value_type": description.get("type", "unknown")}
-    return {
-        "dagster/row_count": description["row_count"],
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, dtype) for name, dtype in description["columns"]]
-        ),
-    }
-
-
 class CatalogIOManager(dg.ConfigurableIOManager):
-    """Stores products as parquet (frames), skops (scikit-learn models) or pickle (the rest)."""
+    """Stores products as immutable objects named by refs (parquet, skops, json, npy, png)."""
 
     storage: CatalogStorage
+    #: Classes (module.Class) models loaded through this IO manager may hold, besides
+    #: scikit-learn, NumPy and SciPy classes.
+    trusted_types: list[str] = []
+    #: Assets whose products were declared ``format: pickle`` and may be unpickled.
+    pickle_assets: list[str] = []
+
+    def _policy(self, name: str) -> formats.LoadPolicy:
+        return formats.LoadPolicy(tuple(self.trusted_types), name in self.pickle_assets)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         store = self.storage.get_store()
         name = context.asset_key.path[-1]
-        if isinstance(obj, Staged):
-            fmt = obj.format
-            key = store.commit(obj.staging_key, name, fmt)
-            metadata: dict[str, Any] = {}
-        else:
-            fmt = formats.format_for(obj)
-            key = store.key(name, fmt)
-            store.write(key, obj, fmt)
-            metadata = frame_metadata(formats.describe(obj))
+        try:
+            if isinstance(obj, Staged):
+                ref = store.commit(obj)
+                metadata: dict[str, Any] = {}
+            else:
+                declared = "pickle" if name in self.pickle_assets else None
+                ref = store.write_value(
+                    obj,
+                    {"entry": name, "run_id": context.run_id},
+                    self._policy(name),
+                    declared,
+                )
+                metadata = product_metadata(ref)
+        except CatalogAssetsError as error:
+            raise dg.Failure(f"{name}: {error}") from None
         context.add_output_metadata(
             {
                 **metadata,
-                "path": dg.MetadataValue.path(store.backend.uri(key)),
-                "size_bytes": store.backend.size(key),
-                "storage_format": fmt,
-                "deployment": store.deployment.label,
+                "path": dg.MetadataValue.path(store.backend.uri(ref.object)),
+                "catalog/ref": store.backend.uri(store.ref_key(name, ref.partition)),
             }
         )
 
     def load_input(self, context: dg.InputContext) -> Any:
         store = self.storage.get_store()
-        located = locate_input(
-            store, context.asset_key, context.upstream_output.definition_metadata
+        name = context.asset_key.path[-1]
+        definition = (
+            (context.upstream_output.definition_metadata or {}) if context.upstream_output else {}
         )
-        context.log.info(
-            f"{context.asset_key.to_user_string()}: reading {located.area} copy "
-            f"{store.backend.uri(located.key)}"
-        )
-        return store.read(located.key, located.format)
-
-
-def locate_input(
-    store: CatalogStore, asset_key: dg.AssetKey, definition_metadata: dict[str, Any] | None
-) -> Located:
-    """Where an input lives: a source's fixed location, or a product as the deployment reads it.
-
-    Raises:
-        dg.Failure: the input has no stored data yet, saying what to run.
-    """
-    name = asset_key.path[-1]
-    metadata = definition_metadata or {}
-    if SOURCE_LOCATION in metadata:
-        key = store.source_key(str(metadata[SOURCE_LOCATION]))
-        if store.backend.list(key) != [key]:
-            raise dg.Failure(
-                f"source {name!r} has no data at {store.backend.uri(key)}; load the provider's "
-                "file there (for the sample catalog: `catalog sample-data`)"
+        try:
+            if SOURCE_LOCATION in definition:
+                key = store.source_key(str(definition[SOURCE_LOCATION]))
+                context.log.info(f"{name}: reading source {store.backend.uri(key)}")
+                return store.read_source(key, None, str(definition[SOURCE_FORMAT]))
+            resolved = store.resolve(name)
+            if resolved is None:
+                areas = " or ".join(store.deployment.read_areas)
+                raise dg.Failure(
+                    f"input {name!r} has never been materialized in {areas} under "
+                    f"{store.deployment.storage_url}; materialize it first (select '+{name}')"
+                )
+            context.log.info(
+                f"{name}: reading {resolved.area} version {resolved.ref.short} "
+                f"({store.backend.uri(resolved.ref.object)})"
             )
-        return Located(key, str(metadata[SOURCE_FORMAT]), "sources")
-    located = store.locate(name)
-    if located is None:
-        areas = " or ".join(store.deployment.read_prefixes)
-        raise dg.Failure(
-            f"input {name!r} has never been materialized in {areas} under "
-            f"{store.deployment.storage_url}; materialize it first (select '+{name}' to include it)"
-        )
-    return located
+            return store.load(resolved.ref, self._policy(name))
+        except CatalogAssetsError as error:
+            raise dg.Failure(f"{name}: {error}") from None

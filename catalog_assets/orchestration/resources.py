@@ -6,7 +6,6 @@ from typing import Any
 import dagster as dg
 
 from catalog_assets.settings import Deployment, branch_slug
-from catalog_assets.storage.backends import open_backend
 from catalog_assets.storage.store import CatalogStore
 
 
@@ -32,10 +31,14 @@ class CatalogStorage(dg.ConfigurableResource):
             s3_region=s3.get("region_name"),
         )
 
-    def kernel_s3_options(self) -> dict[str, str]:
-        """The S3 settings a notebook kernel needs to reach the same storage."""
-        options = {"endpoint_url": self.s3_endpoint_url, "region_name": self.s3_region}
-        return {name: value for name, value in options.items() if value}
+    def kernel_environment(self) -> dict[str, str]:
+        """Variables a notebook kernel needs to reach the same storage (passed through its
+        environment, never written into the notebook)."""
+        variables = {
+            "CATALOG_S3_ENDPOINT_URL": self.s3_endpoint_url,
+            "CATALOG_S3_REGION": self.s3_region,
+        }
+        return {name: value for name, value in variables.items() if value}
 
     def get_deployment(self) -> Deployment:
         slug = branch_slug(self.branch) if self.deployment == "branch" and self.branch else None
@@ -50,7 +53,7 @@ class CatalogStorage(dg.ConfigurableResource):
 
             resource = S3Resource(endpoint_url=self.s3_endpoint_url, region_name=self.s3_region)
             options["client"] = resource.get_client()
-        return CatalogStore(open_backend(self.storage_url, options), self.get_deployment())
+        return CatalogStore.open(self.get_deployment(), client=options.get("client"))
 
 
 class NotebookRunner(dg.ConfigurableResource):

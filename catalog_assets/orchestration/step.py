@@ -1,71 +1,151 @@
 """The step of a catalog asset: resolve inputs, run the notebook in a kernel, hand back the product.
 
-The step resolves every input to a stored object (a branch falls back to production), runs the
-notebook with those inputs injected in place of the ``parameters`` cell, and yields the product the
-kernel staged, plus the kernel-evaluated check results. The executed notebook is kept for every
-run, failed ones too.
+The step resolves every input to an exact version (a source's ETag or stat, an entry's ref: the
+branch's own, else production's), writes what it resolved to a spec file the injected cell names,
+and runs the notebook. The kernel writes its product to the staging file the step chose; the step
+moves it out of the kernel's reach, hashes it itself, and yields it with a ref carrying the
+provenance, for the IO manager to store and publish. Nothing the kernel reports can redirect a
+write. The executed notebook is kept for every run, failed ones too.
 """
 
-import tempfile
+from __future__ import annotations
+
+import base64
+import os
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from catalog_assets.catalog.discovery import Entry
+from catalog_assets.catalog.fingerprint import Versions
+from catalog_assets.catalog.schema import SourceSpec
 from catalog_assets.kernel.protocol import (
     DeploymentSpec,
     InputSpec,
     KernelReport,
+    ProductSpec,
     StepSpec,
 )
-from catalog_assets.orchestration.io_manager import frame_metadata, locate_input
+from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
-from catalog_assets.storage.local import LocalBackend
-from catalog_assets.storage.store import EXECUTED, CatalogStore, Located, Staged
+from catalog_assets.settings import Deployment
+from catalog_assets.storage import formats
+from catalog_assets.storage.refs import CheckResult, InputVersion
+from catalog_assets.storage.store import CatalogStore, Staged
+
+DEPLOYMENT_TAG = "catalog/deployment"
+BRANCH_TAG = "catalog/branch"
+AREA_TAG = "catalog/area"
+_PREVIEW_LIMIT = 512 * 1024
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What the step of one entry needs from the catalog, fixed when definitions are built."""
+
+    entry: Entry
+    versions: Versions
+    #: Inputs that are sources, with their declaration.
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
+    #: Inputs that are entries, with what loading their product may construct.
+    policies: dict[str, formats.LoadPolicy] = field(default_factory=dict)
+
+
+def run_tags(deployment: Deployment) -> dict[str, str]:
+    """The tags every run of a deployment carries."""
+    return {
+        DEPLOYMENT_TAG: deployment.kind,
+        BRANCH_TAG: deployment.branch or "",
+        AREA_TAG: deployment.area,
+    }
+
+
+def _tag_run(context: dg.AssetExecutionContext, deployment: Deployment) -> None:
+    tags = run_tags(deployment)
+    missing = {k: v for k, v in tags.items() if context.run.tags.get(k) != v}
+    if missing:
+        context.instance.add_run_tags(context.run.run_id, missing)
+
+
+def resolve_inputs(
+    store: CatalogStore, plan: StepPlan
+) -> tuple[dict[str, InputSpec], dict[str, InputVersion]]:
+    """Each input's exact version, as this deployment reads it.
+
+    Raises:
+        dg.Failure: an input has no data yet, saying what to run or load.
+    """
+    specs: dict[str, InputSpec] = {}
+    versions: dict[str, InputVersion] = {}
+    for name in plan.entry.metadata.inputs:
+        if name in plan.sources:
+            source = plan.sources[name]
+            key = store.source_key(source.location)
+            info = store.backend.stat(key)
+            if info is None:
+                raise dg.Failure(
+                    f"source {name!r} has no data at {store.backend.uri(key)}; load the "
+                    "provider's file there (for the sample catalog: `catalog sample-data`)"
+                )
+            specs[name] = InputSpec(
+                kind="source", area="sources", key=key, version=info.version, format=source.format
+            )
+            versions[name] = InputVersion(
+                kind="source", area="sources", key=key, version=info.version
+            )
+            continue
+        resolved = store.resolve(name)
+        if resolved is None:
+            areas = " or ".join(store.deployment.read_areas)
+            raise dg.Failure(
+                f"input {name!r} has never been materialized in {areas} under "
+                f"{store.deployment.storage_url}; materialize it first (select '+{name}' to "
+                "include it)"
+            )
+        ref, policy = resolved.ref, plan.policies.get(name, formats.LoadPolicy())
+        specs[name] = InputSpec(
+            kind="entry",
+            area=resolved.area,
+            key=ref.object,
+            version=ref.sha256,
+            format=ref.format,
+            trusted_types=policy.trusted_types,
+            allow_pickle=policy.allow_pickle,
+        )
+        versions[name] = InputVersion(
+            kind="entry", area=resolved.area, key=ref.object, version=ref.sha256
+        )
+    return specs, versions
 
 
 def materialize_entry(
-    context: dg.AssetExecutionContext, entry: Entry, input_metadata: dict[str, dict | None]
+    context: dg.AssetExecutionContext, plan: StepPlan
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     storage: CatalogStorage = context.resources.catalog_storage
+    runner: NotebookRunner = context.resources.notebook_runner
     store = storage.get_store()
-    inputs = {
-        name: locate_input(store, dg.AssetKey(name), metadata)
-        for name, metadata in input_metadata.items()
-    }
-    for name, located in inputs.items():
-        context.log.info(f"input {name}: {located.area} copy at {store.backend.uri(located.key)}")
-    yield from _run_entry(
-        context,
-        entry,
-        store,
-        storage.kernel_s3_options(),
-        inputs,
-        context.resources.notebook_runner,
-    )
-
-
-def _run_entry(
-    context: dg.AssetExecutionContext,
-    entry: Entry,
-    store: CatalogStore,
-    s3_options: dict[str, str],
-    inputs: dict[str, Located],
-    runner: NotebookRunner,
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    _tag_run(context, store.deployment)
+    inputs, input_versions = resolve_inputs(store, plan)
+    for name, version in input_versions.items():
+        context.log.info(
+            f"input {name}: {version.area} version {version.version[:12]} "
+            f"({store.backend.uri(version.key)})"
+        )
     # Imported in the step, not at code-location load: papermill and nbformat cost 0.4 s to import
     # (the executor's forkserver preloads them once per run).
     from catalog_assets.orchestration.execution import NotebookFailed, run_notebook
 
-    executed = runner.executed_path(context.run.run_id, entry.name)
+    entry, run_id = plan.entry, context.run.run_id
+    executed = runner.executed_path(run_id, entry.name)
     notebook_link = dg.MetadataValue.notebook(str(executed))
-    with tempfile.TemporaryDirectory(prefix="catalog-step-") as scratch:
-        manifest_path = Path(scratch) / "manifest.json"
+    with store.staging(run_id, entry.name) as folder:
         spec = StepSpec(
             entry=entry.name,
-            run_id=context.run.run_id,
+            run_id=run_id,
             metadata_path=str(entry.metadata_path),
             deployment=DeploymentSpec(
                 kind=store.deployment.kind,
@@ -73,78 +153,79 @@ def _run_entry(
                 branch=store.deployment.branch,
                 slug=store.deployment.slug,
             ),
-            s3=s3_options,
-            inputs={
-                name: InputSpec(key=located.key, format=located.format, area=located.area)
-                for name, located in inputs.items()
-            },
+            inputs=inputs,
+            product=ProductSpec(
+                staging_path=str(folder / "product"),
+                declared_format=entry.metadata.format,
+                trusted_types=tuple(entry.metadata.trusted_types),
+            ),
             checks=list(entry.metadata.checks),
-            manifest=str(manifest_path),
+            report_path=str(folder / "report.json"),
         )
+        spec_path = folder / "spec.json"
+        spec.write(spec_path)
+        kernel_env = {**os.environ, **storage.kernel_environment()}
         try:
-            run_notebook(entry.notebook_path, _injected_cell(spec), executed, context.log.warning)
+            run_notebook(
+                entry.notebook_path,
+                injected_cell(spec, spec_path),
+                executed,
+                context.log.warning,
+                kernel_env=kernel_env,
+            )
         except NotebookFailed as failure:
-            _discard_staged(store, manifest_path)
+            extra = _keep_executed(store, executed, run_id, entry.name)
             context.log_event(
                 dg.AssetObservation(
                     asset_key=entry.name,
-                    metadata={
-                        "executed_notebook": notebook_link,
-                        **_keep_executed(store, executed, context.run.run_id, entry.name),
-                        "error": str(failure),
-                    },
+                    metadata={"executed_notebook": notebook_link, **extra, "error": str(failure)},
                 )
             )
             raise dg.Failure(
                 description=(
-                    f"{entry.notebook_path}: {failure}. The previous value is kept. The executed "
+                    f"{entry.notebook_path}: {failure}. {_kept(store, entry.name)} The executed "
                     f"notebook, with the traceback, is at {executed}"
                 ),
                 metadata={"executed_notebook": notebook_link},
             ) from None
-        except BaseException:
-            _discard_staged(store, manifest_path)
-            raise
-        manifest = _read_manifest(manifest_path, entry)
-
-    product = manifest.product
-    if product is None:
-        raise dg.Failure(
-            description=(
-                f"{entry.notebook_path}: the notebook ran but never handed back its product; "
-                f"end it with catalog.output(value). Executed notebook: {executed}"
-            ),
-            metadata={"executed_notebook": notebook_link},
+        report = _read_report(Path(spec.report_path), entry, executed)
+        staged = _seal(store, plan, spec, report, input_versions, run_id, executed)
+        metadata: dict[str, Any] = {
+            **product_metadata(staged.ref),
+            "executed_notebook": notebook_link,
+            **_keep_executed(store, executed, run_id, entry.name),
+            "inputs": {
+                name: {"area": v.area, "version": v.version[:12], "uri": store.backend.uri(v.key)}
+                for name, v in input_versions.items()
+            },
+        }
+        if staged.ref.format == "png" and staged.path.stat().st_size <= _PREVIEW_LIMIT:
+            encoded = base64.b64encode(staged.path.read_bytes()).decode()
+            metadata["preview"] = dg.MetadataValue.md(
+                f"![{entry.name}](data:image/png;base64,{encoded})"
+            )
+        kernel = report.kernel
+        context.log.debug(
+            f"kernel: {kernel.modules} modules imported, dagster imported: "
+            f"{kernel.dagster_imported}"
         )
-    kernel = manifest.kernel
-    context.log.debug(
-        f"kernel: {kernel.modules} modules imported, dagster imported: {kernel.dagster_imported}"
-    )
-    if kernel.dagster_imported:
-        context.log.warning(
-            f"{entry.notebook_path} imports dagster in the kernel, which adds seconds to every "
-            "run; use the catalog_assets.notebook API instead"
-        )
-    metadata: dict[str, Any] = {
-        **frame_metadata(product.model_dump(exclude_none=True)),
-        **{f"metric/{name}": value for name, value in manifest.metrics.items()},
-        "executed_notebook": notebook_link,
-        **_keep_executed(store, executed, context.run.run_id, entry.name),
-        "inputs": {
-            name: {"deployment": located.area, "uri": store.backend.uri(located.key)}
-            for name, located in inputs.items()
-        },
-    }
-    try:
-        yield dg.Output(
-            Staged(product.staging_key, product.format),
-            output_name=entry.name,
-            metadata=metadata,
-        )
-    finally:
-        # Committed by the IO manager (renamed away) unless storing failed: never leave a stray.
-        store.discard(product.staging_key)
-    for outcome in manifest.checks:
+        if kernel.dagster_imported:
+            context.log.warning(
+                f"{entry.notebook_path} imports dagster in the kernel, which adds seconds to "
+                "every run; use the catalog_assets.notebook API instead"
+            )
+        with warnings.catch_warnings():
+            # `data_version` on Output is marked beta; it is how the content version becomes
+            # Dagster's data version, which is what this project is built on.
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            output = dg.Output(
+                staged,
+                output_name=entry.name,
+                metadata=metadata,
+                data_version=dg.DataVersion(staged.ref.data_version),
+            )
+        yield output
+    for outcome in staged.ref.checks:
         yield dg.AssetCheckResult(
             check_name=outcome.name,
             passed=outcome.passed,
@@ -153,38 +234,121 @@ def _run_entry(
         )
 
 
-def _injected_cell(spec: StepSpec) -> str:
+def _seal(
+    store: CatalogStore,
+    plan: StepPlan,
+    spec: StepSpec,
+    report: KernelReport,
+    input_versions: dict[str, InputVersion],
+    run_id: str,
+    executed: Path,
+) -> Staged:
+    """Take the staged product out of the kernel's reach, check it, hash it, and build its ref."""
+    entry, product = plan.entry, report.product
+    staging = Path(spec.product.staging_path)
+    if product is None or not staging.is_file():
+        raise dg.Failure(
+            description=(
+                f"{entry.notebook_path}: the notebook ran but never handed back its product; "
+                f"end it with catalog.output(value). Executed notebook: {executed}"
+            ),
+            metadata={"executed_notebook": dg.MetadataValue.notebook(str(executed))},
+        )
+    declared = entry.metadata.format
+    if (
+        product.format not in formats.FORMATS
+        or (product.format == "pickle" and declared != "pickle")
+        or (declared != "auto" and product.format != declared)
+    ):
+        raise dg.Failure(
+            f"{entry.notebook_path}: the kernel reported format {product.format!r}, which this "
+            f"entry does not allow (format: {declared}); nothing was stored"
+        )
+    fmt = formats.by_name(product.format)
+    sealed = staging.with_name(f"sealed.{fmt.extension}")
+    os.replace(staging, sealed)
+    return Staged.seal(
+        sealed,
+        {
+            "entry": entry.name,
+            "format": fmt.name,
+            "code_version": plan.versions.code,
+            "metadata_version": plan.versions.metadata,
+            "checks_version": plan.versions.checks,
+            "inputs": input_versions,
+            "facts": _facts_from_file(fmt, sealed) or dict(product.facts),
+            "metrics": report.metrics,
+            "checks": [CheckResult(**c.model_dump()) for c in report.checks],
+            "run_id": run_id,
+            "deployment": store.deployment.kind,
+            "branch": store.deployment.branch,
+            "area": store.area,
+        },
+    )
+
+
+def _facts_from_file(fmt: formats.Format, path: Path) -> dict[str, Any] | None:
+    """Facts read from the file itself (a parquet footer), rather than taken from the kernel."""
+    if fmt.name != "parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    metadata = pq.read_metadata(path)
+    pandas_meta = schema.pandas_metadata or {}
+    index_columns = {c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)}
+    dtypes = {c["name"]: c.get("numpy_type") for c in pandas_meta.get("columns", [])}
+    columns = [
+        [name, str(dtypes.get(name) or schema.field(name).type)]
+        for name in schema.names
+        if name not in index_columns
+    ]
+    return {"type": "pandas.DataFrame", "row_count": metadata.num_rows, "columns": columns}
+
+
+def injected_cell(spec: StepSpec, spec_path: Path) -> str:
+    """The short, readable cell a run puts in place of the ``parameters`` cell."""
     lines = [
-        f"# Injected by catalog_assets for run {spec.run_id} (replaces the `parameters` cell)",
+        f"# Injected by catalog_assets: run {spec.run_id[:8]} of {spec.entry} "
+        f"({spec.deployment.kind}). Replaces the `parameters` cell.",
         "import catalog_assets.kernel.api as __catalog_run",
-        f"__catalog_run._begin({spec.model_dump_json()!r})",
+        f"__catalog_run._begin({str(spec_path)!r})",
         *(f"{name} = __catalog_run.load({name!r})" for name in spec.inputs),
     ]
     return "\n".join(lines) + "\n"
 
 
-def _read_manifest(path: Path, entry: Entry) -> KernelReport:
+def _read_report(path: Path, entry: Entry, executed: Path) -> KernelReport:
     try:
-        return KernelReport.model_validate_json(path.read_text())
-    except (OSError, ValueError) as error:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
         raise dg.Failure(
-            f"{entry.notebook_path}: the kernel ended without reporting back ({error}); "
-            "did the notebook exit the kernel or restart it?"
+            f"{entry.notebook_path}: the kernel ended without reporting back ({error}); did the "
+            f"notebook exit the kernel or restart it? Executed notebook: {executed}"
         ) from None
+    try:
+        return KernelReport.model_validate_json(text)
+    except ValueError as error:
+        first = str(error).splitlines()[:3]
+        raise dg.Failure(
+            f"{entry.notebook_path}: the kernel's report is not what this step expects, so "
+            f"nothing was stored ({' '.join(first)}). Executed notebook: {executed}"
+        ) from None
+
+
+def _kept(store: CatalogStore, entry: str) -> str:
+    current = store.read_ref(entry)
+    if current is None:
+        return "Nothing was stored (there is no previous value)."
+    ref = current[0]
+    return f"The previous value (version {ref.short}, run {(ref.run_id or '?')[:8]}) is kept."
 
 
 def _keep_executed(store: CatalogStore, executed: Path, run_id: str, entry: str) -> dict[str, Any]:
     """On remote storage, also keep the executed notebook there: a run worker's disk (an ECS task)
     does not outlive the run. Locally the file under the project is the copy the UI opens."""
-    if isinstance(store.backend, LocalBackend) or not executed.exists():
+    if store.backend.staging_root() is not None or not executed.exists():
         return {}
-    key = f"{store.deployment.prefix}/{EXECUTED}/{run_id}/{entry}.ipynb"
+    key = store.executed_key(run_id, entry)
     store.keep_file(executed, key)
     return {"executed_notebook_uri": dg.MetadataValue.url(store.backend.uri(key))}
-
-
-def _discard_staged(store: CatalogStore, manifest_path: Path) -> None:
-    if manifest_path.exists():
-        product = KernelReport.model_validate_json(manifest_path.read_text()).product
-        if product:
-            store.discard(product.staging_key)

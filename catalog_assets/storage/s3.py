@@ -1,18 +1,21 @@
-"""The S3 backend: the same layout and formats as the local one, on a bucket and prefix.
+"""The S3 backend: the same keys and guarantees as the local one, on a bucket and prefix.
 
-No object is ever visible half-written: an upload becomes visible only when it completes (a single
-PUT, or the final step of a multipart upload, which boto3 aborts on failure), and replacing an
-object is atomic, so a failed write leaves the previous version. Committing a staged product is a
-server-side copy, so the product's bytes never travel through the step process again.
+No object is ever visible half-written: a single PUT, or the completion of a multipart upload,
+makes the whole object visible at once, and an upload that fails is aborted. Conditional writes use
+S3's own preconditions: ``IfNoneMatch="*"`` (create-only: immutable objects, which a bucket policy
+can require of branch credentials through the ``s3:if-none-match`` condition key) and
+``IfMatch=<etag>`` (compare-and-swap of a ref). Reads can be pinned to the ETag a ref or a
+provenance record names, and are hashed while they stream so a SHA-256 check costs no second pass.
 
-No Dagster imports (the notebook kernel uses it). In the step process the client comes from
-dagster-aws's ``S3Resource``; in the kernel from boto3 with the same endpoint and region, while
-credentials come from the environment both processes share.
+No Dagster imports. In the step process the client comes from dagster-aws's ``S3Resource``; in the
+kernel from boto3 with the same endpoint and region.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,9 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from catalog_assets.errors import StorageError
-from catalog_assets.storage.backend import Backend
+from catalog_assets.storage import keys
+from catalog_assets.storage.backend import (
+    CHUNK,
+    Backend,
+    ObjectInfo,
+    ObjectMissing,
+    PreconditionFailed,
+    check_sha256,
+)
 
-MULTIPART_THRESHOLD = 16 * 1024 * 1024
+PART_SIZE = 16 * 1024 * 1024
+
+
+def _code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
 
 
 class S3Backend(Backend):
@@ -36,18 +51,17 @@ class S3Backend(Backend):
         region_name: str | None = None,
     ):
         import boto3
-        from boto3.s3.transfer import TransferConfig
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        if self.prefix:
+            keys.validate(self.prefix)
         self.client = client or boto3.client(
             "s3", endpoint_url=endpoint_url or None, region_name=region_name or None
         )
-        self.transfer = TransferConfig(
-            multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD
-        )
 
     def _full(self, key: str) -> str:
+        keys.validate(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _relative(self, full_key: str) -> str:
@@ -56,51 +70,180 @@ class S3Backend(Backend):
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
 
-    def list(self, prefix: str) -> list[str]:
-        keys = []
+    def _fail(self, key: str, action: str, error: Exception) -> StorageError:
+        code = _code(error)
+        if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return PreconditionFailed(f"{self.uri(key)}: {action} refused: it changed or exists")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return ObjectMissing(f"{self.uri(key)}: no such object")
+        return StorageError(f"{self.uri(key)}: cannot {action}: {code or error}")
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        found = []
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
-            keys.extend(self._relative(item["Key"]) for item in page.get("Contents", []))
-        return sorted(keys)
-
-    @contextlib.contextmanager
-    def writing(self, key: str) -> Iterator[Path]:
-        handle, temp = tempfile.mkstemp(prefix="catalog-upload-")
-        os.close(handle)
         try:
-            yield Path(temp)
-            self.client.upload_file(temp, self.bucket, self._full(key), Config=self.transfer)
-        finally:
-            os.unlink(temp)
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                for item in page.get("Contents", []):
+                    found.append(
+                        ObjectInfo(
+                            self._relative(item["Key"]),
+                            int(item["Size"]),
+                            item["ETag"],
+                            item["LastModified"].timestamp(),
+                        )
+                    )
+        except Exception as error:
+            raise StorageError(
+                f"s3://{self.bucket}/{full}: cannot list: {_code(error) or error}"
+            ) from error
+        return sorted(found, key=lambda info: info.key)
 
-    @contextlib.contextmanager
-    def reading(self, key: str) -> Iterator[Path]:
-        from botocore.exceptions import ClientError
-
-        handle, temp = tempfile.mkstemp(prefix="catalog-download-", suffix=Path(key).suffix)
-        os.close(handle)
+    def stat(self, key: str) -> ObjectInfo | None:
         try:
-            try:
-                self.client.download_file(self.bucket, self._full(key), temp, Config=self.transfer)
-            except ClientError as error:
-                raise StorageError(f"{self.uri(key)}: cannot read: {error}") from error
-            yield Path(temp)
-        finally:
-            os.unlink(temp)
-
-    def rename(self, source: str, target: str) -> None:
-        self.client.copy(
-            {"Bucket": self.bucket, "Key": self._full(source)},
-            self.bucket,
-            self._full(target),
-            Config=self.transfer,
+            head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except Exception as error:
+            if _code(error) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._fail(key, "read", error) from error
+        return ObjectInfo(
+            key, int(head["ContentLength"]), head["ETag"], head["LastModified"].timestamp()
         )
-        self.client.delete_object(Bucket=self.bucket, Key=self._full(source))
+
+    def get_bytes(self, key: str) -> tuple[bytes, str]:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
+            return response["Body"].read(), response["ETag"]
+        except Exception as error:
+            raise self._fail(key, "read", error) from error
+
+    def put_bytes(
+        self, key: str, data: bytes, *, if_absent: bool = False, if_version: str | None = None
+    ) -> str:
+        conditions: dict[str, str] = {}
+        if if_absent:
+            conditions["IfNoneMatch"] = "*"
+        elif if_version is not None:
+            conditions["IfMatch"] = if_version
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._full(key),
+                Body=data,
+                ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+                **conditions,
+            )
+        except Exception as error:
+            raise self._fail(key, "write", error) from error
+        return response["ETag"]
+
+    def put_file(self, path: Path, key: str, *, if_absent: bool = False) -> None:
+        conditions = {"IfNoneMatch": "*"} if if_absent else {}
+        full = self._full(key)
+        size = os.path.getsize(path)
+        try:
+            if size <= PART_SIZE:
+                data = Path(path).read_bytes()
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=full,
+                    Body=data,
+                    ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+                    **conditions,
+                )
+            else:
+                self._multipart(path, full, conditions)
+        except StorageError:
+            raise
+        except Exception as error:
+            raise self._fail(key, "write", error) from error
+
+    def _multipart(self, path: Path, full: str, conditions: dict[str, str]) -> None:
+        """Upload in parts; only the completion makes the object visible, and it carries the
+        create-only condition. Any failure aborts the upload, leaving no parts behind."""
+        upload = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=full, ChecksumAlgorithm="SHA256"
+        )
+        upload_id = upload["UploadId"]
+        try:
+            parts = []
+            with open(path, "rb") as handle:
+                number = 1
+                while chunk := handle.read(PART_SIZE):
+                    digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                    response = self.client.upload_part(
+                        Bucket=self.bucket,
+                        Key=full,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=chunk,
+                        ChecksumAlgorithm="SHA256",
+                        ChecksumSHA256=digest,
+                    )
+                    parts.append(
+                        {"ETag": response["ETag"], "PartNumber": number, "ChecksumSHA256": digest}
+                    )
+                    number += 1
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=full,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                **conditions,
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+            raise
+
+    @contextlib.contextmanager
+    def reading(
+        self, key: str, *, version: str | None = None, sha256: str | None = None
+    ) -> Iterator[Path]:
+        handle, temp = tempfile.mkstemp(prefix="catalog-download-", suffix=Path(key).suffix)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(handle, "wb") as out:
+                try:
+                    conditions = {"IfMatch": version} if version is not None else {}
+                    response = self.client.get_object(
+                        Bucket=self.bucket, Key=self._full(key), **conditions
+                    )
+                    for chunk in response["Body"].iter_chunks(CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                except Exception as error:
+                    raise self._fail(key, "read", error) from error
+            check_sha256(self.uri(key), sha256, digest.hexdigest())
+            yield Path(temp)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
+        except Exception as error:
+            raise self._fail(key, "delete", error) from error
 
-    def size(self, key: str) -> int:
-        return int(
-            self.client.head_object(Bucket=self.bucket, Key=self._full(key))["ContentLength"]
-        )
+    def _uploads(self) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            yield from page.get("Uploads", [])
+
+    def stale_uploads(self, older_than: float) -> list[str]:
+        return [
+            f"{u['Key']} (upload {u['UploadId'][:12]}…)"
+            for u in self._uploads()
+            if u["Initiated"].timestamp() < older_than
+        ]
+
+    def abort_stale_uploads(self, older_than: float) -> list[str]:
+        aborted = []
+        for upload in list(self._uploads()):
+            if upload["Initiated"].timestamp() < older_than:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted.append(f"{upload['Key']} (upload {upload['UploadId'][:12]}…)")
+        return aborted

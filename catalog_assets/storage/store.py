@@ -1,111 +1,351 @@
-"""Where products live: one ``CatalogStore`` over thin backends (a local directory, S3).
+"""Where products live: immutable objects, a ref per entry and area, and their history.
 
 Layout under the storage root::
 
-    sources/<location>                 raw provider data, read-only for every deployment
-    local/<name>.<ext>                 a laptop's products
-    prod/<name>.<ext>                  production's products
-    branches/<slug>/<name>.<ext>       one scientist branch's products
-    <area>/.staging/<name>.<run>.<ext> a product written by a kernel, not yet committed
+    sources/<location>                          provider data; read-only for every deployment
+    objects/<entry>/<sha256>.<ext>              products: content-addressed, immutable, shared by
+                                                all areas, create-only (never overwritten by a
+                                                branch, deleted only by `catalog gc`)
+    <area>/refs/<entry>.json                    the area's current version of an entry (the ref)
+    <area>/refs/<entry>/<partition>.json        ... of one partition of a partitioned entry
+    <area>/history/<entry>/<time>-<run>.json    every ref ever written there, for history/rollback
+    <area>/executed/<run_id>/<entry>.ipynb      executed notebooks (remote storage)
 
-A notebook kernel stages its product once; the IO manager commits it by an atomic rename (a
-server-side copy on S3). Nothing is ever visible half-written, and a failed run leaves the previous
-version. No Dagster imports: the kernel uses this module.
+``<area>`` is ``local``, ``prod`` or ``branches/<slug>-<hash>``. A product is staged as a local
+file, hashed, stored once as its object (create-only: if the object exists its bytes are verified
+instead), and published by writing the ref with a conditional write, so readers see the old version
+or the new and two concurrent commits leave one complete winner. Every load checks the object's
+SHA-256 against the ref. A branch reads its own ref, else production's; since objects are
+immutable, the version a branch read still exists after production moves on.
+
+A branch may write only under its own area, and objects only create-only; nothing it can do through
+this store changes or deletes bytes production reads. No Dagster imports.
 """
 
 from __future__ import annotations
 
+import contextlib
+import random
 import shutil
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from catalog_assets.errors import StorageError
-from catalog_assets.settings import Deployment
-from catalog_assets.storage import formats
-from catalog_assets.storage.backend import Backend
+from catalog_assets.settings import PROD_AREA, Deployment
+from catalog_assets.storage import formats, keys
+from catalog_assets.storage.backend import (
+    Backend,
+    IntegrityError,
+    ObjectInfo,
+    ObjectMissing,
+    PreconditionFailed,
+    sha256_file,
+)
+from catalog_assets.storage.refs import Ref
+from catalog_assets.storage.sources import read_source_file
 
-SOURCES_PREFIX = "sources"
-STAGING = ".staging"
-EXECUTED = ".executed"
+SOURCES = "sources"
+OBJECTS = "objects"
+REFS = "refs"
+HISTORY = "history"
+EXECUTED = "executed"
+_COMMIT_ATTEMPTS = 30
 
 
 @dataclass(frozen=True)
-class Located:
-    """A stored product: its key, format, and the deployment area it was found in."""
+class Resolved:
+    """A ref as a deployment reads it, and the area it was found in."""
 
-    key: str
-    format: str
+    ref: Ref
     area: str
 
 
 @dataclass(frozen=True)
 class Staged:
-    """A product a notebook kernel already wrote to a staging object, awaiting commit."""
+    """A product file the step verified and is about to store: what ``commit`` needs.
 
-    staging_key: str
-    format: str
+    ``path`` is a local file only the step knows; ``ref`` is the ref to publish, already naming the
+    object by the SHA-256 the step computed from the file itself; ``sealed`` is the file's size,
+    modification time and inode when it was hashed, so a change after hashing is refused without
+    reading the product again.
+    """
+
+    path: Path
+    ref: Ref
+    sealed: str
+
+    @classmethod
+    def seal(cls, path: Path, ref_fields: dict[str, Any]) -> Staged:
+        """Hash a product file and build its ref; refuses a file that changes while hashed."""
+        before = _file_token(path)
+        sha256 = sha256_file(path)
+        if _file_token(path) != before:
+            raise IntegrityError(f"{path} changed while it was being verified; nothing was stored")
+        fmt = formats.by_name(ref_fields["format"])
+        ref = Ref(
+            object=keys.join(OBJECTS, ref_fields["entry"], f"{sha256}.{fmt.extension}"),
+            sha256=sha256,
+            size=path.stat().st_size,
+            **ref_fields,
+        )
+        return cls(path, ref, before)
+
+
+def _file_token(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ino}"
 
 
 class CatalogStore:
-    """Products of one deployment, with a branch's reads deferring to production."""
+    """Products of one deployment: its own area for writes, production's as a branch's fallback."""
 
     def __init__(self, backend: Backend, deployment: Deployment):
         self.backend = backend
         self.deployment = deployment
 
-    def key(self, name: str, fmt: str, area: str | None = None) -> str:
-        return f"{area or self.deployment.prefix}/{name}.{formats.EXTENSIONS[fmt]}"
+    @classmethod
+    def open(
+        cls, deployment: Deployment, s3: dict[str, Any] | None = None, client: Any = None
+    ) -> CatalogStore:
+        """The store of a deployment over the backend its storage URL names."""
+        from catalog_assets.storage.backends import open_backend
+
+        options = {**(s3 or {}), **({"client": client} if client is not None else {})}
+        return cls(open_backend(deployment.storage_url, options), deployment)
+
+    @property
+    def area(self) -> str:
+        return self.deployment.area
+
+    # Keys: the layout lives here and nowhere else.
+
+    def ref_key(self, entry: str, partition: str | None = None, area: str | None = None) -> str:
+        area = area or self.area
+        if partition is None:
+            return keys.join(area, REFS, f"{entry}.json")
+        return keys.join(area, REFS, entry, f"{partition}.json")
+
+    def history_prefix(
+        self, entry: str, partition: str | None = None, area: str | None = None
+    ) -> str:
+        parts = [area or self.area, HISTORY, entry] + ([partition] if partition else [])
+        return keys.join(*parts) + "/"
+
+    def object_key(self, entry: str, sha256: str, fmt: str) -> str:
+        return keys.join(OBJECTS, entry, f"{sha256}.{formats.by_name(fmt).extension}")
 
     def source_key(self, location: str) -> str:
-        return f"{SOURCES_PREFIX}/{location}"
+        return keys.join(SOURCES, location)
 
-    def staging_key(self, name: str, run_id: str, fmt: str) -> str:
-        return f"{self.deployment.prefix}/{STAGING}/{name}.{run_id}.{formats.EXTENSIONS[fmt]}"
+    def executed_key(self, run_id: str, entry: str) -> str:
+        return keys.join(self.area, EXECUTED, run_id, f"{entry}.ipynb")
 
-    def locate(self, name: str) -> Located | None:
-        """The product ``name`` as this deployment reads it: its own copy, else production's."""
-        for area in self.deployment.read_prefixes:
-            for key in self.backend.list(f"{area}/{name}."):
-                extension = key.rsplit(".", 1)[-1]
-                if key == f"{area}/{name}.{extension}" and extension in formats.FORMAT_OF_EXTENSION:
-                    return Located(key, formats.FORMAT_OF_EXTENSION[extension], area)
+    # Reading.
+
+    def read_ref(
+        self, entry: str, partition: str | None = None, area: str | None = None
+    ) -> tuple[Ref, str] | None:
+        """The ref of ``entry`` in ``area`` (default: this deployment's) and its version token."""
+        key = self.ref_key(entry, partition, area)
+        try:
+            data, version = self.backend.get_bytes(key)
+        except ObjectMissing:
+            return None
+        try:
+            return Ref.from_bytes(data), version
+        except ValueError as error:
+            raise StorageError(f"{self.backend.uri(key)}: not a valid ref: {error}") from None
+
+    def resolve(self, entry: str, partition: str | None = None) -> Resolved | None:
+        """The version this deployment reads: its own ref, else (a branch) production's."""
+        for area in self.deployment.read_areas:
+            found = self.read_ref(entry, partition, area)
+            if found is not None:
+                return Resolved(found[0], area)
         return None
 
+    def load(self, ref: Ref, policy: formats.LoadPolicy) -> Any:
+        """The value a ref names, after checking its bytes against the ref's SHA-256."""
+        if ref.object != self.object_key(ref.entry, ref.sha256, ref.format):
+            raise IntegrityError(
+                f"the ref of {ref.entry} names {ref.object!r}, which is not the object of its "
+                f"sha256 and format; refusing it"
+            )
+        return self.read_object(ref.object, ref.sha256, ref.format, policy)
+
+    def read_object(self, key: str, sha256: str, fmt_name: str, policy: formats.LoadPolicy) -> Any:
+        """An object's value, refused unless its bytes hash to ``sha256`` and ``policy`` allows
+        its format and the types it holds."""
+        fmt = formats.by_name(fmt_name)
+        if fmt.name == "pickle" and not policy.allow_pickle:
+            raise formats.UntrustedModelError(
+                f"{self.backend.uri(key)} is a pickle, but the entry that produced it does not "
+                "declare format: pickle; refusing to unpickle it"
+            )
+        with self.backend.reading(key, sha256=sha256) as path:
+            return fmt.load(path, policy)
+
+    def read_source(
+        self, key: str, version: str | None, fmt: str, options: dict[str, Any] | None = None
+    ) -> Any:
+        """A source file as a DataFrame, refused if it is no longer the version recorded."""
+        with self.backend.reading(key, version=version) as path:
+            return read_source_file(path, fmt, options)
+
+    def source_info(self, location: str) -> ObjectInfo | None:
+        return self.backend.stat(self.source_key(location))
+
+    def history(
+        self, entry: str, partition: str | None = None, area: str | None = None
+    ) -> list[Ref]:
+        """Every version written to the area's ref, oldest first."""
+        records = []
+        for info in self.backend.list(self.history_prefix(entry, partition, area)):
+            if partition is None and info.key.count("/") != self.history_prefix(
+                entry, None, area
+            ).count("/"):
+                continue  # a partition's record
+            data, _ = self.backend.get_bytes(info.key)
+            records.append(Ref.from_bytes(data))
+        return sorted(records, key=lambda r: r.created_at)
+
+    def areas(self) -> list[str]:
+        """Every area holding refs: local, prod and each branch."""
+        found = set()
+        for info in self.backend.list(""):
+            parts = info.key.split("/")
+            if parts[0] in ("local", PROD_AREA) and len(parts) > 1 and parts[1] == REFS:
+                found.add(parts[0])
+            elif parts[0] == "branches" and len(parts) > 2 and parts[2] == REFS:
+                found.add(f"branches/{parts[1]}")
+        return sorted(found)
+
+    # Writing.
+
     def _check_writable(self, key: str) -> None:
-        if not key.startswith(f"{self.deployment.prefix}/"):
+        if not keys.is_under(key, self.area):
             raise StorageError(
                 f"refusing to write {self.backend.uri(key)}: the {self.deployment.label} "
-                f"deployment writes only under {self.deployment.prefix}/"
+                f"deployment writes only under {self.area}/"
             )
 
-    def write(self, key: str, value: Any, fmt: str) -> None:
-        """Write ``value`` to ``key`` once, atomically."""
-        self._check_writable(key)
-        with self.backend.writing(key) as path:
-            formats.dump(value, fmt, path)
+    @contextlib.contextmanager
+    def staging(self, run_id: str, entry: str) -> Iterator[Path]:
+        """A fresh local directory to stage one product in; removed on exit, whatever happens."""
+        root = self.backend.staging_root()
+        if root is None:
+            import tempfile
 
-    def read(self, key: str, fmt: str) -> Any:
-        with self.backend.reading(key) as path:
-            return formats.load(path, fmt)
+            with tempfile.TemporaryDirectory(prefix=f"catalog-{entry}-") as folder:
+                yield Path(folder)
+            return
+        from catalog_assets.storage.local import staging_folder_name
 
-    def commit(self, staging_key: str, name: str, fmt: str) -> str:
-        """Publish a staged product as ``name``; other formats of the same name are removed."""
-        target = self.key(name, fmt)
-        self._check_writable(staging_key)
-        self._check_writable(target)
-        self.backend.rename(staging_key, target)
-        for key in self.backend.list(f"{self.deployment.prefix}/{name}."):
-            if key != target and key.rsplit(".", 1)[0] == f"{self.deployment.prefix}/{name}":
-                self.backend.delete(key)
-        return target
+        folder = root / staging_folder_name(entry, run_id)
+        folder.mkdir(parents=True)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def store_object(self, path: Path, entry: str, sha256: str, fmt: str) -> str:
+        """Store a verified local file as its immutable object; returns the object's key.
+
+        Create-only: if the object already exists (the same product computed before) its bytes are
+        verified against ``sha256`` instead of being written again.
+        """
+        key = self.object_key(entry, sha256, fmt)
+        try:
+            self.backend.put_file(path, key, if_absent=True)
+            return key
+        except PreconditionFailed:
+            pass
+        try:
+            with self.backend.reading(key, sha256=sha256):
+                return key
+        except IntegrityError:
+            if self.deployment.kind == "branch":
+                raise StorageError(
+                    f"{self.backend.uri(key)} exists with other bytes than its name says; a "
+                    "branch may not replace objects: ask an operator to run `catalog gc`"
+                ) from None
+        # Only production or local reach here: replace an object whose bytes are not its name.
+        self.backend.put_file(path, key)
+        return key
+
+    def commit(self, staged: Staged) -> Ref:
+        """Publish a staged product: store its object, record its history, then swap its ref."""
+        ref = staged.ref
+        if ref.area != self.area:
+            raise StorageError(f"refusing to commit a ref for area {ref.area} from {self.area}")
+        if _file_token(staged.path) != staged.sealed:
+            raise IntegrityError(
+                f"the staged product of {ref.entry} changed after it was verified; nothing was "
+                "stored"
+            )
+        self.store_object(staged.path, ref.entry, ref.sha256, ref.format)
+        return self.publish(ref)
+
+    def publish(self, ref: Ref) -> Ref:
+        """Make ``ref`` the area's current version (its object must exist and match)."""
+        ref_key = self.ref_key(ref.entry, ref.partition)
+        self._check_writable(ref_key)
+        info = self.backend.stat(ref.object)
+        if info is None or info.size != ref.size:
+            raise StorageError(
+                f"refusing to publish {ref.entry}: its object {ref.object} is missing"
+            )
+        history_key = keys.join(
+            self.history_prefix(ref.entry, ref.partition).rstrip("/"),
+            f"{ref.created_at:%Y%m%dT%H%M%S%fZ}-{(ref.run_id or 'manual')[:36]}.json",
+        )
+        self._check_writable(history_key)
+        self.backend.put_bytes(history_key, ref.to_bytes(), if_absent=True)
+        for attempt in range(_COMMIT_ATTEMPTS):
+            if attempt:
+                # Another commit won between our read and write: back off, then try on top of it.
+                time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
+            current = self.read_ref(ref.entry, ref.partition)
+            try:
+                if current is None:
+                    self.backend.put_bytes(ref_key, ref.to_bytes(), if_absent=True)
+                else:
+                    self.backend.put_bytes(ref_key, ref.to_bytes(), if_version=current[1])
+                return ref
+            except PreconditionFailed:
+                continue
+        raise StorageError(f"{self.backend.uri(ref_key)}: too many concurrent commits; try again")
+
+    def write_value(
+        self,
+        value: Any,
+        ref_fields: dict[str, Any],
+        policy: formats.LoadPolicy,
+        declared_format: str | None = None,
+    ) -> Ref:
+        """Store a value handed to the IO manager directly (a Python asset, a test)."""
+        fmt = formats.choose(value, declared_format)
+        entry = ref_fields["entry"]
+        with self.staging(ref_fields.get("run_id") or "direct", entry) as folder:
+            path = folder / f"product.{fmt.extension}"
+            formats.write(value, fmt, path, policy)
+            staged = Staged.seal(
+                path,
+                {
+                    "format": fmt.name,
+                    "facts": fmt.describe(value),
+                    "deployment": self.deployment.kind,
+                    "branch": self.deployment.branch,
+                    "area": self.area,
+                    **ref_fields,
+                },
+            )
+            return self.commit(staged)
 
     def keep_file(self, path: Path, key: str) -> None:
-        """Store a local file (an executed notebook) as ``key`` in this deployment's area."""
+        """Store a local file (an executed notebook) in this deployment's area."""
         self._check_writable(key)
-        with self.backend.writing(key) as target:
-            shutil.copyfile(path, target)
-
-    def discard(self, key: str) -> None:
-        self._check_writable(key)
-        self.backend.delete(key)
+        self.backend.put_file(path, key)

@@ -1,10 +1,14 @@
-"""Code versions change with what decides a product, and only with that."""
+"""Three fingerprints: the code version changes with what decides a product, and only with that;
+check edits change the checks version, descriptive edits the metadata version."""
 
 import json
 from pathlib import Path
 
+import pytest
+
 from catalog_assets.catalog.discovery import load_catalog
-from catalog_assets.catalog.fingerprint import code_version
+from catalog_assets.catalog.fingerprint import code_version, fields_of, versions
+from catalog_assets.catalog.schema import EntryMetadata
 
 
 def version_of(catalog_dir: Path, name: str = "churn_model") -> str:
@@ -72,11 +76,81 @@ def test_moving_code_between_cells_counts(catalog_dir):
     assert version_of(catalog_dir) != before
 
 
-def test_metadata_value_change_counts(catalog_dir):
-    before = version_of(catalog_dir)
-    metadata = catalog_dir / "churn" / "churn_model.yaml"
-    metadata.write_text(metadata.read_text().replace("roc_auc >= 0.7", "roc_auc >= 0.75"))
-    assert version_of(catalog_dir) != before
+def all_versions(catalog_dir: Path, name: str = "churn_scores"):
+    return versions(load_catalog(catalog_dir).entry(name))
+
+
+def edit_yaml(catalog_dir: Path, old: str, new: str, name: str = "churn/churn_scores") -> None:
+    path = catalog_dir / f"{name}.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "changes"),
+    [
+        ("Churn probability and", "Churn likelihood and", "metadata"),
+        ("owner: team:data-science", "owner: jane@example.com", "metadata"),
+        ("domain: marketing", "domain: crm", "metadata"),
+        ('schedule: "0 6 * * 1"', 'schedule: "0 7 * * 1"', "metadata"),
+        ("  - row_count:\n      min: 1", "  - row_count:\n      min: 10", "checks"),
+        ("    blocking: true", "    blocking: false", "checks"),
+        (
+            "inputs: [churn_model, member_visit_features, genre_affinity]",
+            "inputs: [churn_model, member_visit_features]",
+            "code",
+        ),
+        ("owner: team:data-science", "owner: team:data-science\nformat: pickle", "code"),
+    ],
+)
+def test_each_edit_changes_exactly_its_fingerprint(catalog_dir, old, new, changes):
+    before = all_versions(catalog_dir)
+    edit_yaml(catalog_dir, old, new)
+    after = all_versions(catalog_dir)
+    changed = {
+        kind
+        for kind in ("code", "checks", "metadata")
+        if getattr(before, kind) != getattr(after, kind)
+    }
+    assert changed == {changes}
+
+
+def test_kind_counts_as_code(catalog_dir):
+    before = all_versions(catalog_dir, "churn_model")
+    edit_yaml(catalog_dir, "kind: model", "kind: dataset", "churn/churn_model")
+    after = all_versions(catalog_dir, "churn_model")
+    assert after.code != before.code and after.checks == before.checks
+
+
+def test_input_order_changes_nothing(catalog_dir):
+    before = all_versions(catalog_dir)
+    edit_yaml(
+        catalog_dir,
+        "inputs: [churn_model, member_visit_features, genre_affinity]",
+        "inputs: [genre_affinity, churn_model, member_visit_features]",
+    )
+    assert all_versions(catalog_dir) == before
+
+
+def test_moving_an_entry_to_another_group_changes_only_its_metadata_version(catalog_dir):
+    before = all_versions(catalog_dir)
+    (catalog_dir / "marketing").mkdir()
+    for suffix in (".ipynb", ".yaml"):
+        (catalog_dir / "churn" / f"churn_scores{suffix}").rename(
+            catalog_dir / "marketing" / f"churn_scores{suffix}"
+        )
+    after = all_versions(catalog_dir)
+    assert (after.code, after.checks) == (before.code, before.checks)
+    assert after.metadata != before.metadata
+
+
+def test_every_metadata_field_feeds_exactly_one_fingerprint():
+    kinds = {
+        name: [k for k in ("code", "checks", "metadata") if name in fields_of(k)]
+        for name in EntryMetadata.model_fields
+    }
+    assert all(len(found) == 1 for found in kinds.values()), kinds
 
 
 def test_versions_are_stable_and_distinct_across_entries(catalog_dir):

@@ -104,3 +104,17 @@ def test_dagster_cli_reports_catalog_problems_without_burying_them(catalog_env, 
     assert "churn_model.yaml: owner: 'nobody' is not an owner Dagster accepts" in (
         result.stdout + result.stderr
     )
+
+
+def test_a_description_edit_changes_the_metadata_version_not_the_code_version(
+    catalog_env, catalog_dir
+):
+    def versions():
+        spec = load_defs().resolve_asset_graph().get(dg.AssetKey("churn_scores"))
+        meta = spec.metadata
+        return spec.code_version, meta["catalog/metadata_version"], meta["catalog/checks_version"]
+
+    code, metadata, checks = versions()
+    path = catalog_dir / "churn" / "churn_scores.yaml"
+    path.write_text(path.read_text().replace("Churn probability", "Churn likelihood"))
+    assert versions() == (code, versions()[1], checks) and versions()[1] != metadata

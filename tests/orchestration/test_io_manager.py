@@ -1,6 +1,4 @@
-"""The IO manager and the store: formats, metadata, atomic writes, staged commits."""
-
-import os
+"""The IO manager: storing is committing a ref; loading reads refs and verifies bytes."""
 
 import dagster as dg
 import numpy as np
@@ -8,18 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from catalog_assets.errors import StorageError
-from catalog_assets.orchestration.io_manager import (
-    SOURCE_FORMAT,
-    SOURCE_LOCATION,
-    CatalogIOManager,
-    locate_input,
-)
+from catalog_assets.orchestration.io_manager import CatalogIOManager
 from catalog_assets.orchestration.resources import CatalogStorage
-from catalog_assets.settings import Deployment
-from catalog_assets.storage import formats
-from catalog_assets.storage.local import LocalBackend
-from catalog_assets.storage.store import CatalogStore, Staged
 
 FRAME = pd.DataFrame(
     {
@@ -30,16 +18,16 @@ FRAME = pd.DataFrame(
 )
 
 
-def store_for(root, kind="local", branch=None, slug=None) -> CatalogStore:
-    return CatalogStore(LocalBackend(root), Deployment(kind, str(root), branch, slug))
-
-
-def materialize(root, *assets, deployment="local", branch=None):
+def materialize(root, *assets, deployment="local", branch=None, **io_options):
     storage = CatalogStorage(storage_url=str(root), deployment=deployment, branch=branch)
-    return dg.materialize(list(assets), resources={"io_manager": CatalogIOManager(storage=storage)})
+    return dg.materialize(
+        list(assets),
+        resources={"io_manager": CatalogIOManager(storage=storage, **io_options)},
+        raise_on_error=False,
+    )
 
 
-def test_frame_round_trip_with_metadata(tmp_path):
+def test_frame_round_trip_through_refs_with_metadata(tmp_path):
     @dg.asset
     def visits() -> pd.DataFrame:
         return FRAME
@@ -50,11 +38,13 @@ def test_frame_round_trip_with_metadata(tmp_path):
 
     result = materialize(tmp_path, visits, doubled)
     assert result.success
-    stored = tmp_path / "local" / "visits.parquet"
-    pd.testing.assert_frame_equal(pd.read_parquet(stored), FRAME)
-    assert pd.read_parquet(tmp_path / "local" / "doubled.parquet")["score"].max() == 2.0
-
     metadata = result.asset_materializations_for_node("visits")[0].metadata
+    sha256 = metadata["catalog/version"].value
+    stored = tmp_path / "objects" / "visits" / f"{sha256}.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(stored), FRAME)
+    assert (tmp_path / "local" / "refs" / "visits.json").exists()
+    assert not list((tmp_path / "local").glob("*.parquet"))  # no mutable files in the area
+
     assert metadata["dagster/row_count"].value == 1000
     assert [c.name for c in metadata["dagster/column_schema"].value.columns] == [
         "member_id",
@@ -65,6 +55,8 @@ def test_frame_round_trip_with_metadata(tmp_path):
     assert metadata["size_bytes"].value == stored.stat().st_size
     assert metadata["storage_format"].value == "parquet"
     assert metadata["deployment"].value == "local"
+    doubled_path = result.asset_materializations_for_node("doubled")[0].metadata["path"].value
+    assert pd.read_parquet(doubled_path)["score"].max() == 2.0
 
 
 def test_model_is_stored_as_skops_and_predicts_the_same(tmp_path):
@@ -76,100 +68,94 @@ def test_model_is_stored_as_skops_and_predicts_the_same(tmp_path):
     def churn_model() -> LogisticRegression:
         return model
 
-    assert materialize(tmp_path, churn_model).success
-    path = tmp_path / "local" / "churn_model.skops"
-    assert path.exists() and not (tmp_path / "local" / "churn_model.pkl").exists()
-    loaded = store_for(tmp_path).read("local/churn_model.skops", "skops")
-    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    @dg.asset
+    def predictions(churn_model) -> pd.DataFrame:
+        return pd.DataFrame({"p": churn_model.predict_proba(X)[:, 1]})
+
+    result = materialize(tmp_path, churn_model, predictions)
+    assert result.success
+    metadata = result.asset_materializations_for_node("churn_model")[0].metadata
+    assert metadata["storage_format"].value == "skops"
+    stored = result.asset_materializations_for_node("predictions")[0].metadata["path"].value
+    np.testing.assert_array_equal(pd.read_parquet(stored)["p"], model.predict_proba(X)[:, 1])
 
 
-def test_other_values_are_pickled(tmp_path):
+def test_values_without_a_safe_format_are_refused_unless_declared_pickle(tmp_path):
+    @dg.asset
+    def members_set() -> set:
+        return {1, 2, 3}
+
+    result = materialize(tmp_path, members_set)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "declare format: pickle" in failure.step_failure_data.error.message
+
+    @dg.asset
+    def reader(members_set: set) -> list:
+        return sorted(members_set)
+
+    result = materialize(tmp_path, members_set, reader, pickle_assets=["members_set"])
+    assert result.success
+    metadata = result.asset_materializations_for_node("members_set")[0].metadata
+    assert metadata["catalog/value_type"].value == "builtins.set"
+
+
+def test_json_values_are_stored_as_json(tmp_path):
     @dg.asset
     def thresholds() -> dict:
         return {"high": 0.6, "low": 0.3}
 
     result = materialize(tmp_path, thresholds)
-    assert store_for(tmp_path).read("local/thresholds.pkl", "pickle") == {"high": 0.6, "low": 0.3}
-    metadata = result.asset_materializations_for_node("thresholds")[0].metadata
-    assert metadata["catalog/value_type"].value == "builtins.dict"
-
-
-def test_failed_write_keeps_previous_version_and_leaves_no_temp_file(tmp_path):
-    store = store_for(tmp_path)
-    store.write("local/visits.parquet", FRAME, "parquet")
-    before = (tmp_path / "local" / "visits.parquet").read_bytes()
-    unstorable = pd.DataFrame({"a": [object(), object()]})  # parquet cannot hold arbitrary objects
-    with pytest.raises(Exception, match="object"):
-        store.write("local/visits.parquet", unstorable, "parquet")
-    assert (tmp_path / "local" / "visits.parquet").read_bytes() == before
-    assert os.listdir(tmp_path / "local") == ["visits.parquet"]
-
-
-def test_staged_product_is_committed_by_rename_not_rewritten(tmp_path):
-    store = store_for(tmp_path)
-    staging = store.staging_key("scores", "run1", "parquet")
-    store.write(staging, FRAME, "parquet")
-    staged_inode = os.stat(tmp_path / staging).st_ino
-
-    @dg.asset
-    def scores():
-        return Staged(staging, "parquet")
-
-    result = materialize(tmp_path, scores)
-    final = tmp_path / "local" / "scores.parquet"
-    assert os.stat(final).st_ino == staged_inode  # the same bytes, renamed into place
-    assert not (tmp_path / staging).exists()
-    assert result.asset_materializations_for_node("scores")[0].metadata["size_bytes"].value > 0
-
-
-def test_a_new_format_replaces_the_old_one(tmp_path):
-    store = store_for(tmp_path)
-    store.write("local/thing.parquet", FRAME, "parquet")
-    staging = store.staging_key("thing", "run2", "pickle")
-    store.write(staging, {"now": "a dict"}, "pickle")
-    store.commit(staging, "thing", "pickle")
-    assert sorted(os.listdir(tmp_path / "local")) == [".staging", "thing.pkl"]
-    assert store.locate("thing").format == "pickle"
-
-
-def test_writes_outside_the_deployment_area_are_refused(tmp_path):
-    branch = store_for(tmp_path, "branch", "feature/x", "feature-x")
-    for key in ("prod/visits.parquet", "sources/movio/members.parquet", "local/visits.parquet"):
-        with pytest.raises(StorageError, match="writes only under branches/feature-x/"):
-            branch.write(key, FRAME, "parquet")
-    assert not (tmp_path / "prod").exists()
-
-
-def test_branch_reads_its_own_copy_else_production(tmp_path):
-    prod = store_for(tmp_path, "prod")
-    prod.write("prod/a.parquet", FRAME, "parquet")
-    prod.write("prod/b.parquet", FRAME, "parquet")
-    branch = store_for(tmp_path, "branch", "x", "x")
-    branch.write("branches/x/b.parquet", FRAME.head(3), "parquet")
-    assert branch.locate("a").area == "prod"
-    assert branch.locate("b").area == "branches/x"
-    assert len(branch.read(branch.locate("b").key, "parquet")) == 3
-    assert branch.locate("c") is None
-    # a name that merely starts like another is not mistaken for it
-    prod.write("prod/ab.parquet", FRAME, "parquet")
-    assert store_for(tmp_path, "prod").locate("a").key == "prod/a.parquet"
-
-
-def test_untrusted_model_types_are_refused(tmp_path):
-    import skops.io
-
-    from tests.helpers import NotSklearn
-
-    path = tmp_path / "model.skops"
-    skops.io.dump({"estimator": LogisticRegression(), "extra": NotSklearn()}, path)
-    with pytest.raises(formats.UntrustedModelError, match="NotSklearn"):
-        formats.load(path, "skops")
+    assert result.success
+    path = result.asset_materializations_for_node("thresholds")[0].metadata["path"].value
+    assert path.endswith(".json")
 
 
 def test_missing_inputs_say_what_to_do(tmp_path):
-    store = store_for(tmp_path)
-    with pytest.raises(dg.Failure, match="input 'upstream' has never been materialized in local"):
-        locate_input(store, dg.AssetKey("upstream"), None)
-    source = {SOURCE_LOCATION: "movio/members.parquet", SOURCE_FORMAT: "parquet"}
-    with pytest.raises(dg.Failure, match="source 'members' has no data at .*catalog sample-data"):
-        locate_input(store, dg.AssetKey("members"), source)
+    upstream = dg.AssetSpec("upstream")
+
+    @dg.asset(deps=[])
+    def user(upstream) -> int:
+        return 1
+
+    result = dg.materialize(
+        [user, upstream],
+        resources={
+            "io_manager": CatalogIOManager(storage=CatalogStorage(storage_url=str(tmp_path)))
+        },
+        raise_on_error=False,
+    )
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "input 'upstream' has never been materialized in local" in (
+        failure.step_failure_data.error.message
+    )
+
+
+@pytest.mark.parametrize("branch", ["feature/x"])
+def test_a_branch_stores_in_its_area_and_reads_production_otherwise(tmp_path, branch):
+    @dg.asset
+    def base() -> pd.DataFrame:
+        return FRAME
+
+    @dg.asset
+    def top(base: pd.DataFrame) -> pd.DataFrame:
+        return base.head(7)
+
+    assert materialize(tmp_path, base, top, deployment="prod").success
+    result = dg.materialize(
+        [top, base.to_source_asset()],
+        selection=["top"],
+        resources={
+            "io_manager": CatalogIOManager(
+                storage=CatalogStorage(
+                    storage_url=str(tmp_path), deployment="branch", branch=branch
+                )
+            )
+        },
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("top")[0].metadata
+    area = metadata["catalog/area"].value
+    assert area.startswith("branches/feature-x-")
+    assert (tmp_path / area / "refs" / "top.json").exists()
+    assert not (tmp_path / area / "refs" / "base.json").exists()

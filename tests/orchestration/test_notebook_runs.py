@@ -19,17 +19,28 @@ from tests.helpers import (
     materializations,
     materialize,
     materialize_with_cli,
+    outputs_text,
     run_like_jupyter,
 )
 
 pytestmark = pytest.mark.notebook
 
-STORED = {
-    "member_visit_features": "member_visit_features.parquet",
-    "genre_affinity": "genre_affinity.parquet",
-    "churn_model": "churn_model.skops",
-    "churn_scores": "churn_scores.parquet",
+FORMATS = {
+    "member_visit_features": "parquet",
+    "genre_affinity": "parquet",
+    "churn_model": "skops",
+    "churn_scores": "parquet",
 }
+
+
+def current(storage_root: Path, name: str, area: str = "local") -> dict:
+    """The ref of an entry, as stored."""
+    path = storage_root / area / "refs" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def product_path(storage_root: Path, name: str, area: str = "local") -> Path:
+    return storage_root / current(storage_root, name, area)["object"]
 
 
 def add_cell(notebook: Path, source: str, before_last: bool = True) -> None:
@@ -48,13 +59,17 @@ def test_whole_sample_catalog_with_the_dagster_cli(
     assert result.returncode == 0, result.stderr[-3000:]
     record_property("sample_catalog_seconds", round(elapsed, 1))
 
-    for file in STORED.values():
-        assert (storage_root / "local" / file).stat().st_size > 0
-    scores = pd.read_parquet(storage_root / "local" / "churn_scores.parquet")
+    for name, fmt in FORMATS.items():
+        ref = current(storage_root, name)
+        assert ref["format"] == fmt and product_path(storage_root, name).stat().st_size > 0
+    scores = pd.read_parquet(product_path(storage_root, "churn_scores"))
     assert scores["member_id"].is_unique and len(scores) > 100
     assert set(scores["risk_band"]) <= {"low", "medium", "high"}
     assert scores["churn_probability"].between(0, 1).all()
-    assert not list((storage_root / "local" / ".staging").iterdir())
+    assert not list((storage_root / ".staging").iterdir())
+    # Provenance: churn_scores was computed from the exact versions its inputs hold now.
+    inputs = current(storage_root, "churn_scores")["inputs"]
+    assert inputs["churn_model"]["version"] == current(storage_root, "churn_model")["sha256"]
 
     instance = dg.DagsterInstance.get()
     run = instance.get_runs(limit=1)[0]
@@ -66,7 +81,7 @@ def test_whole_sample_catalog_with_the_dagster_cli(
     assert model["storage_format"].value == "skops"
     features = materializations(instance, "member_visit_features")[0].metadata
     assert features["dagster/row_count"].value == len(
-        pd.read_parquet(storage_root / "local" / "member_visit_features.parquet")
+        pd.read_parquet(product_path(storage_root, "member_visit_features"))
     )
     assert "days_since_last_visit" in {
         c.name for c in features["dagster/column_schema"].value.columns
@@ -74,9 +89,9 @@ def test_whole_sample_catalog_with_the_dagster_cli(
     link = features["executed_notebook"]
     assert isinstance(link, dg.NotebookMetadataValue)
     assert link.value == str(executed / "member_visit_features.ipynb")
-    assert features["inputs"].value["members"]["deployment"] == "sources"
+    assert features["inputs"].value["members"]["area"] == "sources"
     scores_inputs = materializations(instance, "churn_scores")[0].metadata["inputs"].value
-    assert scores_inputs["churn_model"]["deployment"] == "local"
+    assert scores_inputs["churn_model"]["area"] == "local"
 
     checks = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey("churn_model"), "metric__roc_auc"), limit=1
@@ -98,22 +113,24 @@ def test_failing_notebook_keeps_previous_value_and_its_executed_notebook(
     catalog_env, catalog_dir, storage_root, tmp_path
 ):
     assert materialize("genre_affinity").success
-    stored = storage_root / "local" / "genre_affinity.parquet"
-    good = stored.read_bytes()
+    ref_path = storage_root / "local" / "refs" / "genre_affinity.json"
+    good = ref_path.read_bytes()
+    objects = sorted((storage_root / "objects").rglob("*"))
 
     notebook = catalog_dir / "features" / "genre_affinity.ipynb"
     # Fails after handing back: the staged product must be discarded, not committed.
     add_cell(notebook, 'raise ValueError("genre table broken on purpose")', before_last=False)
     result = materialize("genre_affinity")
     assert not result.success
-    assert stored.read_bytes() == good
-    assert not list((storage_root / "local" / ".staging").iterdir())
+    assert ref_path.read_bytes() == good
+    assert sorted((storage_root / "objects").rglob("*")) == objects
+    assert not list((storage_root / ".staging").iterdir())
 
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.step_failure_data.error.message
     assert "genre_affinity.ipynb: cell [" in message
     assert "ValueError: genre table broken on purpose" in message
-    assert "The previous value is kept" in message
+    assert "The previous value (version " in message and ") is kept." in message
     executed = tmp_path / ".catalog" / "executed" / result.run_id / "genre_affinity.ipynb"
     assert executed.exists() and str(executed) in message
     saved = nbformat.read(executed, as_version=4)
@@ -141,7 +158,7 @@ def test_notebook_that_never_hands_back_fails_clearly(catalog_env, catalog_dir, 
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "never handed back its product" in failure.step_failure_data.error.message
-    assert not (storage_root / "local" / "genre_affinity.parquet").exists()
+    assert current(storage_root, "genre_affinity") is None
 
 
 def test_blocking_check_failure_stops_downstream(catalog_env, catalog_dir, storage_root):
@@ -162,8 +179,8 @@ def test_blocking_check_failure_stops_downstream(catalog_env, catalog_dir, stora
     assert not evaluations["row_count"].passed
     assert evaluations["unique__member_id__snapshot"].passed
     # The feature table is stored (a check judges a materialization), the model never runs.
-    assert (storage_root / "local" / "member_visit_features.parquet").exists()
-    assert not (storage_root / "local" / "churn_model.skops").exists()
+    assert current(storage_root, "member_visit_features") is not None
+    assert current(storage_root, "churn_model") is None
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert started == {"member_visit_features"}
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
@@ -182,13 +199,16 @@ def test_same_notebook_runs_unchanged_in_jupyter(catalog_env, catalog_dir, stora
     nbformat.write(nb, path)
 
     assert [c.source for c in nb.cells] == [c.source for c in original.cells]
-    last = nb.cells[-1].outputs
-    assert last and "HistGradientBoostingClassifier" in json.dumps(last[0]["data"])
+    last = outputs_text(nb.cells[-1])
+    assert "HistGradientBoostingClassifier" in last
+    # In Jupyter, catalog.output is a dry run: what a run would store, and the checks' results.
+    assert "catalog.output (dry run, nothing stored): churn_model would be stored as skops" in last
+    assert "check metric__roc_auc: passed: roc_auc = " in last
     metrics = nb.cells[-2].outputs[0]["data"]["text/plain"]
     assert "roc_auc" in metrics
     # Saving it with outputs does not make the asset look changed.
     assert code_version(load_catalog(catalog_dir).entry("churn_model")) == version_before
-    assert not (storage_root / "local" / "churn_model.skops").exists()  # Jupyter writes nothing
+    assert current(storage_root, "churn_model") is None  # Jupyter writes nothing
 
 
 def test_jupyter_without_a_materialized_input_says_what_to_run(catalog_env, catalog_dir):

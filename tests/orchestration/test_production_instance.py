@@ -89,9 +89,8 @@ def test_sample_catalog_materializes_on_the_production_storage(
     result = materialize_with_cli({**os.environ, "DAGSTER_HOME": str(home)})
     assert result.returncode == 0, result.stderr[-3000:]
 
-    assert {k.split("/")[-1].split(".")[0] for k in stored_keys("prod/") if "/." not in k} == set(
-        ENTRIES
-    )
+    refs = {k.split("/")[-1].removesuffix(".json") for k in stored_keys("prod/refs/")}
+    assert refs == set(ENTRIES)
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         runs = instance.get_runs()

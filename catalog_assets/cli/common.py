@@ -1,0 +1,54 @@
+"""What several commands share: choosing a deployment from the command line, formatting."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from catalog_assets.settings import Settings
+from catalog_assets.storage.store import CatalogStore
+
+
+def add_deployment_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    parser.add_argument(
+        "--deployment",
+        choices=("local", "branch", "prod"),
+        default=default,
+        help="whose storage area (default: the one the environment names"
+        + (f", else {default})" if default else ")"),
+    )
+    parser.add_argument("--branch", help="the git branch, for --deployment branch")
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings of the environment, with the deployment the command line asks for."""
+    environ = dict(os.environ)
+    if getattr(args, "branch", None):
+        environ["CATALOG_BRANCH"] = args.branch
+        environ["CATALOG_DEPLOYMENT"] = "branch"
+    elif getattr(args, "deployment", None):
+        environ.pop("CATALOG_BRANCH", None)
+        environ.pop("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", None)
+        environ["CATALOG_DEPLOYMENT"] = args.deployment
+    return Settings.from_env(environ)
+
+
+def open_store(settings: Settings) -> CatalogStore:
+    return CatalogStore.open(settings.deployment, settings.s3)
+
+
+def size(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TB"
+
+
+def table(rows: list[list[str]]) -> str:
+    """Rows as left-aligned columns, the first row a header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
