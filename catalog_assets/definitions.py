@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import logging
 
 import dagster as dg
 
 from catalog_assets.catalog.discovery import load_catalog
 from catalog_assets.errors import DeploymentError
 from catalog_assets.instance import instance_problem
-from catalog_assets.orchestration.assets import entry_asset, source_asset
+from catalog_assets.orchestration.assets import broken_asset, entry_asset, source_asset
 from catalog_assets.orchestration.executor import catalog_executor
 from catalog_assets.orchestration.io_manager import CatalogIOManager
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
@@ -26,18 +27,29 @@ def defs() -> dg.Definitions:
     settings = Settings.from_env()
     if problem := instance_problem(settings, settings.dagster_home):
         raise DeploymentError(problem)
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = load_catalog(settings.catalog_dir, strict=settings.strict)
+    if catalog.broken:
+        problems = [str(p) for b in catalog.broken.values() for p in b.problems]
+        logging.getLogger("catalog_assets").warning(
+            "%d catalog entries have problems and cannot run (the others load as usual; "
+            "CATALOG_STRICT=1 makes this an error):\n%s",
+            len(catalog.broken),
+            "\n".join(problems),
+        )
     storage = CatalogStorage.for_deployment(settings.deployment, settings.s3)
     return dg.Definitions(
         assets=[
             *(source_asset(source) for source in catalog.sources.values()),
             *(entry_asset(entry, catalog) for entry in catalog.entries.values()),
+            *(broken_asset(broken, catalog) for broken in catalog.broken.values()),
         ],
         schedules=entry_schedules(catalog, settings.deployment),
         executor=catalog_executor(settings.deployment.storage_url.startswith("s3://")),
         resources={
             "io_manager": CatalogIOManager(storage=storage),
             "catalog_storage": storage,
-            "notebook_runner": NotebookRunner(executed_dir=str(settings.executed_dir)),
+            "notebook_runner": NotebookRunner(
+                executed_dir=str(settings.executed_dir), project_dir=str(settings.home)
+            ),
         },
     )

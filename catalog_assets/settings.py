@@ -183,6 +183,8 @@ class Settings:
     deployment: Deployment
     s3: dict[str, str] = field(default_factory=dict)
     dagster_home: str | None = None
+    #: Fail loading the code location on any catalog problem instead of isolating bad entries.
+    strict: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +195,7 @@ class Settings:
             deployment=resolve_deployment(environ),
             s3=s3_options(environ),
             dagster_home=environ.get("DAGSTER_HOME") or None,
+            strict=environ.get("CATALOG_STRICT", "").strip().lower() in _TRUE,
         )
 
     @staticmethod

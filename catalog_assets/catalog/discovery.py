@@ -47,10 +47,32 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class BrokenEntry:
+    """An entry with problems: still an asset (its downstream keep their dependency), never run.
+
+    ``metadata`` is None when its metadata file could not be read.
+    """
+
+    name: str
+    group: str
+    notebook_path: Path
+    metadata_path: Path
+    metadata: EntryMetadata | None
+    problems: tuple[Problem, ...]
+    #: The inputs its metadata file lists, read leniently when the file does not validate.
+    declared_inputs: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.metadata.inputs) if self.metadata else list(self.declared_inputs)
+
+
+@dataclass(frozen=True)
 class Catalog:
     root: Path
     entries: dict[str, Entry] = field(default_factory=dict)
     sources: dict[str, SourceSpec] = field(default_factory=dict)
+    broken: dict[str, BrokenEntry] = field(default_factory=dict)
 
     def entry(self, name: str) -> Entry:
         return self.entries[name]
@@ -68,20 +90,33 @@ class Catalog:
         return graph.upstream_order(self.graph)
 
 
-def load_catalog(root: Path | str) -> Catalog:
+def load_catalog(root: Path | str, *, strict: bool = True) -> Catalog:
     """Read and validate the whole catalog under ``root``.
+
+    ``strict``: raise on any error. Otherwise the entries with errors are returned as
+    ``Catalog.broken`` and only problems that concern no single entry (``sources.yaml``, a missing
+    catalog) raise.
 
     Raises:
         CatalogError: listing every problem found, never just the first.
     """
     catalog, problems = inspect_catalog(root)
-    if problems:
-        raise CatalogError(problems)
+    errors = [p for p in problems if p.severity == "error"]
+    if strict and errors:
+        raise CatalogError(errors)
+    owned = {p for b in catalog.broken.values() for p in b.problems}
+    unowned = [p for p in errors if p not in owned]
+    if unowned:
+        raise CatalogError(unowned)
     return catalog
 
 
-def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
-    """Read the catalog under ``root``; return what is valid and every problem found."""
+def inspect_catalog(root: Path | str, *, static: bool = False) -> tuple[Catalog, list[Problem]]:
+    """Read the catalog under ``root``; return what is valid and every problem found.
+
+    ``static`` adds the checks of each notebook's code (``catalog.static``), which parse every
+    notebook: ``catalog validate`` runs them, loading the code location does not.
+    """
     root = Path(root)
     problems: list[Problem] = []
     if not root.is_dir():
@@ -92,19 +127,20 @@ def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
     sources = read_sources(root / SOURCES_FILE, problems)
     entries: dict[str, Entry] = {}
     declared: dict[str, tuple[Path, EntryMetadata]] = {}
-    by_name: dict[str, list[Path]] = {}
+    by_name: dict[str, list[tuple[Path, Path]]] = {}
     for metadata_path, notebook_path in _entry_files(root, problems):
         name, group = metadata_path.stem, metadata_path.parent.name
-        by_name.setdefault(name, []).append(metadata_path)
+        by_name.setdefault(name, []).append((metadata_path, notebook_path))
         metadata = _read_metadata(metadata_path, problems)
-        notebook = read_notebook(notebook_path, problems)
+        notebook = read_notebook(notebook_path, problems, params=bool(metadata and metadata.params))
         if metadata is not None:
             declared.setdefault(name, (metadata_path, metadata))
             if notebook is not None:
                 entry = Entry(name, group, notebook_path, metadata_path, metadata, notebook)
                 entries.setdefault(name, entry)
 
-    for name, paths in by_name.items():
+    for name, pairs in by_name.items():
+        paths = [metadata_path for metadata_path, _ in pairs]
         if len(paths) > 1:
             others = ", ".join(display_path(p) for p in paths)
             for path in paths:
@@ -120,9 +156,44 @@ def inspect_catalog(root: Path | str) -> tuple[Catalog, list[Problem]]:
 
     _check_inputs(declared, set(by_name), sources, problems)
     _check_trusted_types(declared, root.resolve().parent, problems)
-    valid = {n: e for n, e in entries.items() if len(by_name[n]) == 1}
-    problems.sort(key=lambda p: (str(p.path), p.field, p.message))
-    return Catalog(root=root, entries=valid, sources=sources), problems
+    if static:
+        from catalog_assets.catalog.static import check_code
+
+        for entry in entries.values():
+            problems.extend(check_code(entry, set(by_name), sources, root.resolve().parent))
+
+    failing = {p.path for p in problems if p.severity == "error"}
+    broken: dict[str, BrokenEntry] = {}
+    for name, pairs in by_name.items():
+        metadata_path, notebook_path = pairs[0]
+        own = {path for pair in pairs for path in pair}
+        if own & failing or name not in entries:
+            broken[name] = BrokenEntry(
+                name,
+                metadata_path.parent.name,
+                notebook_path,
+                metadata_path,
+                declared.get(name, (None, None))[1],
+                tuple(sorted((p for p in problems if p.path in own), key=_order)),
+                () if name in declared else _lenient_inputs(metadata_path),
+            )
+    valid = {n: e for n, e in entries.items() if n not in broken}
+    problems.sort(key=_order)
+    return Catalog(root=root, entries=valid, sources=sources, broken=broken), problems
+
+
+def _lenient_inputs(path: Path) -> tuple[str, ...]:
+    """The ``inputs`` a metadata file lists, if it is readable at all (its problems are reported
+    elsewhere)."""
+    data = _load_yaml(path, [])
+    inputs = data.get("inputs") if isinstance(data, dict) else None
+    if not isinstance(inputs, list):
+        return ()
+    return tuple(i for i in inputs if isinstance(i, str) and is_valid_name(i))
+
+
+def _order(problem: Problem) -> tuple[str, str, str]:
+    return (str(problem.path), problem.field, problem.message)
 
 
 def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[Path, Path]]:

@@ -19,6 +19,12 @@ class NotebookCode:
     code_cells: tuple[str, ...]
     kernel_name: str | None
     parameters_cell: int | None  # index among all cells of the cell tagged `parameters`
+    #: Each code cell's position among all cells, counted from 1 (as a reader counts them).
+    cell_numbers: tuple[int, ...] = ()
+
+    @property
+    def numbered_cells(self) -> list[tuple[int, str]]:
+        return list(zip(self.cell_numbers, self.code_cells, strict=True))
 
 
 def cell_source(cell: dict) -> str:
@@ -26,8 +32,29 @@ def cell_source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def read_notebook(path: Path, problems: list[Problem]) -> NotebookCode | None:
-    """Read what matters of a notebook, adding a problem for anything that stops it running."""
+def kernel_problem(metadata: dict) -> str | None:
+    """Why a notebook's kernel cannot run as a catalog notebook, or None.
+
+    Catalog notebooks run on the ``python3`` kernel (this environment's Python). A notebook with no
+    kernelspec (as VS Code writes them) or another Python kernel's name runs there too; only a
+    notebook in another language is refused.
+    """
+    kernelspec = metadata.get("kernelspec") or {}
+    language = kernelspec.get("language") or (metadata.get("language_info") or {}).get("name")
+    if language in (None, "python") or kernelspec.get("name") == KERNEL_NAME:
+        return None
+    return (
+        f"the notebook is written for {language} (kernel {kernelspec.get('name')!r}); catalog "
+        f"notebooks run on the {KERNEL_NAME!r} kernel"
+    )
+
+
+def read_notebook(path: Path, problems: list[Problem], params: bool = False) -> NotebookCode | None:
+    """Read what matters of a notebook, adding a problem for anything that stops it running.
+
+    ``params``: the entry declares ``params:``, which a run injects after the ``parameters`` cell,
+    so the notebook must have one.
+    """
     try:
         data = json.loads(path.read_bytes())
         cells = data["cells"]
@@ -47,26 +74,24 @@ def read_notebook(path: Path, problems: list[Problem]) -> NotebookCode | None:
         if cell.get("cell_type") == "code"
         and PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])
     ]
-    if not parameters:
+    if params and not parameters:
         problems.append(
             Problem(
                 path,
                 "parameters",
-                "no code cell is tagged 'parameters'; tag the cell holding the local defaults of "
-                "the inputs (it is replaced in a run)",
+                "the entry declares params, but no code cell is tagged 'parameters'; tag the cell "
+                "holding their defaults (a run sets them right after it)",
             )
         )
     elif len(parameters) > 1:
         problems.append(Problem(path, "parameters", "more than one cell is tagged 'parameters'"))
-    kernel = data.get("metadata", {}).get("kernelspec", {}).get("name")
-    if kernel != KERNEL_NAME:
-        problems.append(
-            Problem(
-                path,
-                "metadata.kernelspec.name",
-                f"kernel is {kernel!r}; catalog notebooks run on {KERNEL_NAME!r} (the "
-                "deployment's own Python); pick that kernel in Jupyter",
-            )
-        )
-    code = tuple(cell_source(cell) for cell in cells if cell.get("cell_type") == "code")
-    return NotebookCode(code, kernel, parameters[0] if parameters else None)
+    metadata = data.get("metadata") or {}
+    if problem := kernel_problem(metadata):
+        problems.append(Problem(path, "metadata.kernelspec", problem))
+    code = [(index, cell) for index, cell in enumerate(cells) if cell.get("cell_type") == "code"]
+    return NotebookCode(
+        tuple(cell_source(cell) for _, cell in code),
+        (metadata.get("kernelspec") or {}).get("name"),
+        parameters[0] if parameters else None,
+        tuple(index + 1 for index, _ in code),
+    )

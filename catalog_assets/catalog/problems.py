@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from catalog_assets.errors import CatalogAssetsError
 
@@ -23,9 +24,12 @@ class Problem:
     path: Path
     field: str
     message: str
+    #: A warning is printed but fails nothing (an input declared and never loaded, say).
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
-        return f"{display_path(self.path)}: {self.field}: {self.message}"
+        marker = "warning: " if self.severity == "warning" else ""
+        return f"{display_path(self.path)}: {self.field}: {marker}{self.message}"
 
 
 class CatalogError(CatalogAssetsError):

@@ -45,6 +45,8 @@ def check_owner(owner: str) -> str:
 
 
 Identifier = Annotated[str, Field(pattern=_NAME.pattern)]
+Scalar = str | bool | int | float | None
+ParamValue = Scalar | list[Scalar]
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 #: Libraries whose classes a model file may always hold; declaring them trusted is redundant.
 TRUSTED_LIBRARIES = ("sklearn", "numpy", "scipy")
@@ -73,6 +75,8 @@ class EntryMetadata(Strict):
     )
     #: Classes of this repository a model may hold besides scikit-learn, NumPy and SciPy ones.
     trusted_types: list[str] = Field(default_factory=list, json_schema_extra=CODE)
+    #: Values a run injects after the ``parameters`` cell, as papermill does.
+    params: dict[str, ParamValue] = Field(default_factory=dict, json_schema_extra=CODE)
 
     @field_validator("description")
     @classmethod
@@ -116,6 +120,17 @@ class EntryMetadata(Strict):
                 )
         return value
 
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        for name in value:
+            if not is_valid_name(name):
+                raise ValueError(
+                    f"parameter {name!r} is not a Python identifier; each parameter becomes a "
+                    "notebook variable of the same name"
+                )
+        return value
+
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
@@ -145,6 +160,11 @@ class EntryMetadata(Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"checks: the same check is declared twice: {', '.join(duplicates)}")
+        overlap = sorted(set(self.params) & set(self.inputs))
+        if overlap:
+            raise ValueError(
+                f"params: {', '.join(overlap)} is also an input; a name is one or the other"
+            )
         if self.kind == "model":
             table_checks = [c.type for c in self.checks if c.on_table]
             if table_checks:
@@ -155,6 +175,67 @@ class EntryMetadata(Strict):
         return self
 
 
+class ReadOptions(Strict):
+    """How to read a source file: CSV options (and ``sheet`` for Excel), in pandas' terms."""
+
+    #: Field separator: ``,`` ``;`` ``\t`` ``|``, or ``whitespace`` for runs of spaces.
+    sep: str | None = Field(None, min_length=1)
+    encoding: str | None = None
+    #: Row number of the header, or ``none`` when the file has no header row.
+    header: int | Literal["none"] | None = None
+    names: list[str] | None = Field(None, min_length=1)
+    dtypes: dict[str, str] | None = None
+    dates: list[str] | None = None
+    decimal: str | None = Field(None, min_length=1, max_length=1)
+    thousands: str | None = Field(None, min_length=1, max_length=1)
+    skip_rows: int | None = Field(None, ge=0)
+    #: Excel: the sheet's name or index.
+    sheet: str | int | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        import codecs
+
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252)"
+                ) from None
+        return value
+
+    @field_validator("names")
+    @classmethod
+    def _names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            repeated = sorted({n for n in value if value.count(n) > 1})
+            if repeated:
+                raise ValueError(f"repeated column names: {', '.join(repeated)}")
+        return value
+
+
+SOURCE_FORMATS = ("parquet", "csv", "jsonl", "excel", "file")
+_OPTIONS_OF = {
+    "csv": {
+        "sep",
+        "encoding",
+        "header",
+        "names",
+        "dtypes",
+        "dates",
+        "decimal",
+        "thousands",
+        "skip_rows",
+    },
+    "excel": {"header", "names", "dtypes", "dates", "skip_rows", "sheet"},
+    "jsonl": {"encoding", "dtypes", "dates"},
+    "parquet": set(),
+    "file": set(),
+}
+
+
 class SourceSpec(Strict):
     """Raw provider data, declared in ``sources.yaml``; no deployment ever writes it."""
 
@@ -162,8 +243,22 @@ class SourceSpec(Strict):
     description: str = Field(min_length=1)
     provider: str = Field(min_length=1)
     location: str = Field(min_length=1)
-    format: Literal["parquet", "csv"] = "parquet"
+    #: ``file`` is read by no one: notebooks get a local path with ``catalog.path(name)``.
+    format: Literal["parquet", "csv", "jsonl", "excel", "file"] = "parquet"
+    read: ReadOptions | None = None
     owner: str | None = None
+
+    @model_validator(mode="after")
+    def _options_fit_format(self) -> SourceSpec:
+        if self.read is not None:
+            given = set(self.read.model_dump(exclude_none=True))
+            misplaced = sorted(given - _OPTIONS_OF[self.format])
+            if misplaced:
+                raise ValueError(
+                    f"read: {', '.join(misplaced)} do not apply to format {self.format} "
+                    f"(it takes: {', '.join(sorted(_OPTIONS_OF[self.format])) or 'none'})"
+                )
+        return self
 
     @field_validator("location")
     @classmethod

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from catalog_assets.cli import dev, gc, history, rollback, sample_data, validate
+from catalog_assets.cli import adopt, dev, gc, history, new, rollback, sample_data, validate
 from catalog_assets.errors import CatalogAssetsError
 
-COMMANDS = (validate, sample_data, history, rollback, gc, dev)
+COMMANDS = (validate, new, adopt, sample_data, history, rollback, gc, dev)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for command in COMMANDS:
         command.register(commands)
     args = parser.parse_args(argv)
+    args.catalog_path = Path(args.catalog) if getattr(args, "catalog", None) else None
     try:
         return args.run(args)
     except CatalogAssetsError as error:

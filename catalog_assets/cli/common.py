@@ -52,3 +52,27 @@ def table(rows: list[list[str]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def report_entry(catalog_dir, name: str, made) -> int:
+    """What is left to do for a new entry, and what ``catalog validate`` says of it; exit code."""
+    from catalog_assets.catalog.discovery import inspect_catalog
+
+    for item in made.todo:
+        print(f"  to do: {item}")
+    _, problems = inspect_catalog(catalog_dir, static=True)
+    own = [p for p in problems if p.path in (made.notebook, made.metadata)]
+    for problem in own:
+        print(f"  {problem}")
+    if any(p.severity == "error" for p in own):
+        print(f"{name} does not validate yet: fix the problems above, then `catalog validate`")
+        return 1
+    print(
+        f"{name} validates; materialize it with `dagster asset materialize --select {name}` "
+        "or from the UI"
+    )
+    return 0

@@ -19,18 +19,26 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = Path(args.catalog) if args.catalog else Settings.from_env().catalog_dir
-    catalog, problems = inspect_catalog(root)
-    if problems:
-        for problem in problems:
-            print(problem)
-        count = len(problems)
+    catalog, problems = inspect_catalog(root, static=True)
+    for problem in problems:
+        print(problem)
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    if errors:
         print(
-            f"{count} problem{'s' if count != 1 else ''} in {display_path(root)}", file=sys.stderr
+            f"{_count(errors, 'problem')}"
+            + (f" and {_count(warnings, 'warning')}" if warnings else "")
+            + f" in {display_path(root)}",
+            file=sys.stderr,
         )
         return 1
     groups = {entry.group for entry in catalog.entries.values()}
     print(
         f"{display_path(root)}: OK, {len(catalog.entries)} entries in {len(groups)} groups, "
-        f"{len(catalog.sources)} sources"
+        f"{len(catalog.sources)} sources" + (f", {_count(warnings, 'warning')}" if warnings else "")
     )
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"

@@ -41,7 +41,7 @@ from catalog_assets.settings import Deployment
 from catalog_assets.storage import formats
 from catalog_assets.storage.store import CatalogStore
 
-__all__ = ["NotebookAPIError", "load", "output"]
+__all__ = ["NotebookAPIError", "load", "output", "path"]
 
 
 @dataclass
@@ -59,26 +59,57 @@ class _Run:
 _run: _Run | None = None
 
 
+def _input(name: str, call: str) -> Any:
+    """The input spec a run resolved for ``name``; refuses a name the entry does not declare."""
+    assert _run is not None
+    spec = _run.spec.inputs.get(name)
+    if spec is None:
+        declared = ", ".join(sorted(_run.spec.inputs)) or "none"
+        raise NotebookAPIError(
+            f"catalog.{call}({name!r}): {name!r} is not an input of {_run.spec.entry} (declared: "
+            f"{declared}); add it to 'inputs' in {_run.spec.metadata_path}"
+        )
+    return spec
+
+
 def load(name: str) -> Any:
     """The value of input ``name``: a catalog entry's product or a source's data."""
     if _run is None:
         from catalog_assets.kernel import jupyter
 
         return jupyter.load(name)
-    spec = _run.spec.inputs.get(name)
-    if spec is None:
-        declared = ", ".join(sorted(_run.spec.inputs)) or "none"
-        raise NotebookAPIError(
-            f"{name!r} is not an input of {_run.spec.entry} (declared: {declared}); add it to "
-            f"'inputs' in {_run.spec.metadata_path}"
-        )
+    spec = _input(name, "load")
     try:
         if spec.kind == "source":
-            return _run.store.read_source(spec.key, spec.version, spec.format, spec.read_options)
+            return _run.store.read_source(
+                spec.key, spec.version, spec.format, spec.read_options, name=name
+            )
         policy = formats.LoadPolicy(spec.trusted_types, spec.allow_pickle)
         return _run.store.read_object(spec.key, spec.version, spec.format, policy)
     except CatalogAssetsError as error:
         raise NotebookAPIError(f"catalog.load({name!r}): {error}") from None
+
+
+def path(name: str) -> Path:
+    """A local path holding source ``name``'s file, for formats ``catalog.load`` does not parse.
+
+    The file is the version the run resolved (recorded with the product, like any input); on
+    remote storage it is fetched once into a local cache.
+    """
+    if _run is None:
+        from catalog_assets.kernel import jupyter
+
+        return jupyter.path(name)
+    spec = _input(name, "path")
+    if spec.kind != "source":
+        raise NotebookAPIError(
+            f"catalog.path({name!r}): {name!r} is a catalog entry, not a source file; use "
+            f"catalog.load({name!r})"
+        )
+    try:
+        return _run.store.source_path(spec.key, spec.version, Path(_run.spec.cache_dir))
+    except CatalogAssetsError as error:
+        raise NotebookAPIError(f"catalog.path({name!r}): {error}") from None
 
 
 def output(value: Any, *, metrics: dict[str, float] | None = None) -> Any:

@@ -8,7 +8,6 @@ show before anything is committed. Nothing here writes to storage.
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from catalog_assets.catalog.discovery import Catalog, Entry, inspect_catalog
 from catalog_assets.catalog.problems import CatalogError
+from catalog_assets.catalog.static import closest
 from catalog_assets.errors import CatalogAssetsError, NotebookAPIError
 from catalog_assets.settings import Settings
 from catalog_assets.storage import formats
@@ -31,21 +31,38 @@ def _catalog(settings: Settings) -> Catalog:
     return catalog
 
 
+def _check_declared(catalog: Catalog, name: str, call: str) -> None:
+    """In the notebook of a known entry, an undeclared input fails here as it would in a run."""
+    entry = _current_entry(catalog)
+    if entry is not None and name not in entry.metadata.inputs:
+        declared = ", ".join(sorted(entry.metadata.inputs)) or "none"
+        raise NotebookAPIError(
+            f"catalog.{call}({name!r}): {name!r} is not an input of {entry.name} (declared: "
+            f"{declared}); add it to 'inputs' in {entry.metadata_path}"
+        )
+
+
+def _unknown(name: str, catalog: Catalog, settings: Settings) -> NotebookAPIError:
+    hint = closest(name, [*catalog.entries, *catalog.broken, *catalog.sources])
+    return NotebookAPIError(
+        f"{name!r} is neither a catalog entry nor a source in {settings.catalog_dir}"
+        + (f"; did you mean {hint!r}?" if hint else "")
+    )
+
+
 def load(name: str) -> Any:
     settings = Settings.from_env(os.environ)
     catalog = _catalog(settings)
+    _check_declared(catalog, name, "load")
     store = CatalogStore.open(settings.deployment, settings.s3)
     try:
         if name in catalog.sources:
             source = catalog.sources[name]
-            return store.read_source(store.source_key(source.location), None, source.format)
+            options = source.read.model_dump(exclude_none=True) if source.read else {}
+            key = store.source_key(source.location)
+            return store.read_source(key, None, source.format, options, name=name)
         if name not in catalog.entries:
-            known = [*catalog.entries, *catalog.sources]
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise NotebookAPIError(
-                f"{name!r} is neither a catalog entry nor a source in {settings.catalog_dir}{hint}"
-            )
+            raise _unknown(name, catalog, settings)
         resolved = store.resolve(name)
         if resolved is None:
             deployment = settings.deployment
@@ -59,6 +76,25 @@ def load(name: str) -> Any:
         raise
     except CatalogAssetsError as error:
         raise NotebookAPIError(f"catalog.load({name!r}): {error}") from None
+
+
+def path(name: str) -> Path:
+    settings = Settings.from_env(os.environ)
+    catalog = _catalog(settings)
+    _check_declared(catalog, name, "path")
+    if name not in catalog.sources:
+        if name in catalog.entries:
+            raise NotebookAPIError(
+                f"catalog.path({name!r}): {name!r} is a catalog entry, not a source file; use "
+                f"catalog.load({name!r})"
+            )
+        raise _unknown(name, catalog, settings)
+    store = CatalogStore.open(settings.deployment, settings.s3)
+    key = store.source_key(catalog.sources[name].location)
+    try:
+        return store.source_path(key, None, settings.home / ".catalog" / "cache")
+    except CatalogAssetsError as error:
+        raise NotebookAPIError(f"catalog.path({name!r}): {error}") from None
 
 
 def policy_of(entry: Entry) -> formats.LoadPolicy:

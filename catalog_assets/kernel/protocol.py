@@ -68,6 +68,8 @@ class StepSpec(_Message):
     product: ProductSpec
     checks: list[Check] = Field(default_factory=list)
     report_path: str
+    #: Where ``catalog.path`` keeps local copies of remote source files.
+    cache_dir: str
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(), encoding="utf-8")

@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from catalog_assets.catalog.discovery import Catalog, Entry
+from catalog_assets.catalog.discovery import BrokenEntry, Catalog, Entry
 from catalog_assets.catalog.fingerprint import versions
 from catalog_assets.catalog.schema import SourceSpec
 from catalog_assets.orchestration.io_manager import SOURCE_FORMAT, SOURCE_LOCATION
@@ -93,3 +93,42 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
         yield from materialize_entry(context, plan)
 
     return _notebook_asset
+
+
+def broken_asset(broken: BrokenEntry, catalog: Catalog) -> dg.AssetsDefinition:
+    """An entry with problems: shown with its problems first in its description, keeping its
+    place in the graph, and failing at once, with the same lines, if it is materialized."""
+    lines = [str(problem) for problem in broken.problems]
+    in_cycle = any("dependency cycle" in problem.message for problem in broken.problems)
+    usable = (
+        set(catalog.entries) | set(catalog.sources) | (set() if in_cycle else set(catalog.broken))
+    )
+    deps = [name for name in broken.inputs if name in usable and name != broken.name]
+    described = broken.metadata.description if broken.metadata else ""
+    spec = dg.AssetSpec(
+        key=broken.name,
+        group_name=broken.group,
+        description="**This entry has problems and cannot run:**\n\n"
+        + "\n".join(f"- `{line}`" for line in lines)
+        + (f"\n\n{described}" if described else ""),
+        owners=[broken.metadata.owner] if broken.metadata else [],
+        kinds={"jupyter"},
+        metadata={
+            "notebook_path": dg.MetadataValue.path(str(broken.notebook_path)),
+            "metadata_path": dg.MetadataValue.path(str(broken.metadata_path)),
+            "catalog/problems": dg.MetadataValue.md("\n".join(f"- `{line}`" for line in lines)),
+        },
+    )
+
+    @dg.multi_asset(
+        name=broken.name,
+        outs={broken.name: dg.AssetOut.from_spec(spec, dagster_type=Any)},
+        deps=deps,
+    )
+    def _broken_asset(context: dg.AssetExecutionContext):
+        raise dg.Failure(
+            description=f"{broken.name} cannot run until its problems are fixed:\n"
+            + "\n".join(lines)
+        )
+
+    return _broken_asset

@@ -1,17 +1,18 @@
 """Run a catalog notebook in a real Jupyter kernel through dagstermill's papermill engine.
 
 This is the one module that relies on dagstermill internals (``dagstermill.engine``), kept here on
-purpose; ``tests/test_execution.py`` fails loudly if an upgrade changes them.
+purpose; ``tests/orchestration/test_execution.py`` fails loudly if an upgrade changes them.
 
 What we keep of dagstermill: its notebook client, which stops at the first failing cell, marks it in
-the executed notebook, and always runs a teardown cell afterwards; its replacement (not papermill's
-insertion) of the ``parameters`` cell; its retry when a kernel dies at start-up because two parallel
-kernels raced for a port. What we change: dagstermill's teardown cell imports dagstermill, and with
-it all of Dagster, into the kernel only to release job resources; and its injected cell rebuilds the
-whole job (the code location) inside the kernel. Our kernels never import Dagster: the injected cell
-hands the kernel the exact inputs and staging location resolved by the step, and our teardown cell
-reports back through a small JSON manifest. That keeps a step near the cost of bare papermill and
-independent of catalog size (see BENCHMARKS.md).
+the executed notebook, and always runs a teardown cell afterwards; its retry when a kernel dies at
+start-up because two parallel kernels raced for a port. Parameters are papermill's way, not
+dagstermill's: the ``parameters`` cell runs as written and declared ``params`` are injected after
+it, and our setup cell goes before the first cell. What we change: dagstermill's teardown cell
+imports dagstermill, and with it all of Dagster, into the kernel only to release job resources;
+and its injected cell rebuilds the whole job (the code location) inside the kernel. Our kernels
+never import Dagster: the setup cell names a spec file of what the step resolved, and our teardown
+cell reports back through a small typed report. That keeps a step near the cost of bare papermill
+and independent of catalog size (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -37,23 +38,26 @@ from papermill.exceptions import PapermillExecutionError
 from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 
-from catalog_assets.catalog.notebooks import PARAMETERS_TAG
+from catalog_assets.catalog.notebooks import KERNEL_NAME, PARAMETERS_TAG
 
 ENGINE_NAME = "catalog_assets"
-INJECTED_TAG = "injected-parameters"
+SETUP_TAG = "injected-setup"
+INJECTED_TAG = "injected-parameters"  # papermill's tag for the cell it inserts
 TEARDOWN_TAG = "injected-teardown"  # the tag dagstermill's client gives its teardown cell
 TEARDOWN_SOURCE = "import catalog_assets.kernel.api as __catalog_run\n__catalog_run._finish()\n"
 _KERNEL_START_ATTEMPTS = 3
 
 
 class NotebookFailed(RuntimeError):
-    """A cell raised. ``cell`` and ``ename``/``evalue`` say which and what."""
+    """A cell raised. ``cell`` (its position in the notebook as written, from 1, or None for an
+    injected cell) and ``ename``/``evalue`` say which and what."""
 
-    def __init__(self, error: PapermillExecutionError):
-        self.cell = error.exec_count
+    def __init__(self, error: PapermillExecutionError, cell: int | None):
+        self.cell = cell
         self.ename = error.ename
         self.evalue = error.evalue
-        super().__init__(f"cell [{error.exec_count}] raised {error.ename}: {error.evalue}")
+        where = f"cell {cell}" if cell is not None else "a cell catalog_assets injected"
+        super().__init__(f"{where} raised {error.ename}: {error.evalue}")
 
 
 class _CatalogNotebookClient(DagstermillNotebookClient):
@@ -95,26 +99,47 @@ class _CatalogEngine(DagstermillEngine):
         return _CatalogNotebookClient(nb_man, **final_kwargs).execute(env=kernel_env)
 
 
-def replace_parameters(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with its ``parameters`` cell replaced by an injected cell of ``source``."""
+def inject(
+    nb: nbformat.NotebookNode, setup: str, parameters: str | None
+) -> tuple[nbformat.NotebookNode, list[int | None]]:
+    """A copy of ``nb`` that runs as papermill runs a parameterised notebook.
+
+    ``setup`` goes before the first cell; ``parameters`` (if any) right after the cell tagged
+    ``parameters``, which itself runs unchanged. Returns the copy and, for each of its cells, that
+    cell's position in ``nb`` counted from 1 (None for an injected cell).
+    """
     nb = copy.deepcopy(nb)
-    injected = nbformat.v4.new_code_cell(source=source)
-    injected.metadata["tags"] = [INJECTED_TAG]
-    index = next(
-        i for i, cell in enumerate(nb.cells) if PARAMETERS_TAG in cell.metadata.get("tags", [])
-    )
-    nb.cells[index] = injected
-    return nb
+    positions: list[int | None] = list(range(1, len(nb.cells) + 1))
+    if parameters is not None:
+        index = next(
+            i for i, cell in enumerate(nb.cells) if PARAMETERS_TAG in cell.metadata.get("tags", [])
+        )
+        cell = nbformat.v4.new_code_cell(source=parameters)
+        cell.metadata["tags"] = [INJECTED_TAG]
+        nb.cells.insert(index + 1, cell)
+        positions.insert(index + 1, None)
+    cell = nbformat.v4.new_code_cell(source=setup)
+    cell.metadata["tags"] = [SETUP_TAG]
+    nb.cells.insert(0, cell)
+    positions.insert(0, None)
+    # Python whatever the notebook says (VS Code writes none): the deployment's own kernel.
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb, positions
 
 
 def run_notebook(
     notebook_path: Path,
-    injected_source: str,
+    setup: str,
+    parameters: str | None,
     executed_path: Path,
     warn: Callable[[str], None],
     kernel_env: dict[str, str] | None = None,
 ) -> None:
-    """Execute the notebook with its parameters cell replaced; the executed copy is always written.
+    """Execute the notebook with the injected cells; the executed copy is always written.
 
     Cell output streams to this process's stdout/stderr, i.e. the step's captured logs.
 
@@ -122,7 +147,7 @@ def run_notebook(
         NotebookFailed: a cell raised (the executed notebook shows which, with the traceback).
     """
     papermill_engines.register(ENGINE_NAME, _CatalogEngine)
-    nb = replace_parameters(nbformat.read(notebook_path, as_version=4), injected_source)
+    nb, positions = inject(nbformat.read(notebook_path, as_version=4), setup, parameters)
     executed_path.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, _KERNEL_START_ATTEMPTS + 1):
         try:
@@ -130,6 +155,7 @@ def run_notebook(
                 nb,
                 str(executed_path),
                 engine_name=ENGINE_NAME,
+                kernel_name=KERNEL_NAME,
                 progress_bar=False,
                 log_output=True,
                 stdout_file=sys.stdout,
@@ -142,7 +168,9 @@ def run_notebook(
             )
             return
         except PapermillExecutionError as error:
-            raise NotebookFailed(error) from None
+            index = error.cell_index
+            cell = positions[index] if 0 <= index < len(positions) else None
+            raise NotebookFailed(error, cell) from None
         except RuntimeError as error:
             if "Kernel died before replying" not in str(error) or attempt == _KERNEL_START_ATTEMPTS:
                 raise

@@ -1,5 +1,6 @@
 """Dagster resources: the catalog's storage and where executed notebooks are kept."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,19 @@ class NotebookRunner(dg.ConfigurableResource):
     UI's "View notebook" can open them)."""
 
     executed_dir: str
+    #: The project directory: its modules import in the kernel (trusted model classes, helpers).
+    project_dir: str | None = None
 
     def executed_path(self, run_id: str, entry: str) -> Path:
         return Path(self.executed_dir) / run_id / f"{entry}.ipynb"
+
+    def cache_dir(self) -> Path:
+        """Local copies of remote source files (``catalog.path``), beside the executed notebooks."""
+        return Path(self.executed_dir).parent / "cache"
+
+    def kernel_path(self) -> dict[str, str]:
+        """PYTHONPATH for the kernel: the project first, then what this process was given."""
+        if not self.project_dir:
+            return {}
+        existing = os.environ.get("PYTHONPATH")
+        return {"PYTHONPATH": os.pathsep.join(filter(None, [self.project_dir, existing]))}

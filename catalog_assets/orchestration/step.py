@@ -92,7 +92,12 @@ def resolve_inputs(
                     "provider's file there (for the sample catalog: `catalog sample-data`)"
                 )
             specs[name] = InputSpec(
-                kind="source", area="sources", key=key, version=info.version, format=source.format
+                kind="source",
+                area="sources",
+                key=key,
+                version=info.version,
+                format=source.format,
+                read_options=source.read.model_dump(exclude_none=True) if source.read else {},
             )
             versions[name] = InputVersion(
                 kind="source", area="sources", key=key, version=info.version
@@ -161,14 +166,16 @@ def materialize_entry(
             ),
             checks=list(entry.metadata.checks),
             report_path=str(folder / "report.json"),
+            cache_dir=str(runner.cache_dir()),
         )
         spec_path = folder / "spec.json"
         spec.write(spec_path)
-        kernel_env = {**os.environ, **storage.kernel_environment()}
+        kernel_env = {**os.environ, **storage.kernel_environment(), **runner.kernel_path()}
         try:
             run_notebook(
                 entry.notebook_path,
-                injected_cell(spec, spec_path),
+                setup_cell(spec, spec_path),
+                parameters_cell(entry),
                 executed,
                 context.log.warning,
                 kernel_env=kernel_env,
@@ -276,6 +283,7 @@ def _seal(
             "metadata_version": plan.versions.metadata,
             "checks_version": plan.versions.checks,
             "inputs": input_versions,
+            "params": dict(entry.metadata.params),
             "facts": _facts_from_file(fmt, sealed) or dict(product.facts),
             "metrics": report.metrics,
             "checks": [CheckResult(**c.model_dump()) for c in report.checks],
@@ -306,16 +314,28 @@ def _facts_from_file(fmt: formats.Format, path: Path) -> dict[str, Any] | None:
     return {"type": "pandas.DataFrame", "row_count": metadata.num_rows, "columns": columns}
 
 
-def injected_cell(spec: StepSpec, spec_path: Path) -> str:
-    """The short, readable cell a run puts in place of the ``parameters`` cell."""
-    lines = [
-        f"# Injected by catalog_assets: run {spec.run_id[:8]} of {spec.entry} "
-        f"({spec.deployment.kind}). Replaces the `parameters` cell.",
-        "import catalog_assets.kernel.api as __catalog_run",
-        f"__catalog_run._begin({str(spec_path)!r})",
-        *(f"{name} = __catalog_run.load({name!r})" for name in spec.inputs),
-    ]
-    return "\n".join(lines) + "\n"
+def setup_cell(spec: StepSpec, spec_path: Path) -> str:
+    """The short cell a run puts before the first cell: ``catalog.load`` then returns this run's
+    inputs. It names a spec file, never a credential or a long JSON line."""
+    deployment = spec.deployment.branch or spec.deployment.kind
+    return (
+        f"# catalog_assets: run {spec.run_id[:8]} of {spec.entry} ({deployment}): "
+        "catalog.load returns this run's inputs\n"
+        "import catalog_assets.kernel.api as __catalog_run\n"
+        f"__catalog_run._begin({str(spec_path)!r})\n"
+    )
+
+
+def parameters_cell(entry: Entry) -> str | None:
+    """The entry's ``params``, as papermill writes injected parameters (after the parameters
+    cell); None when it declares none."""
+    if not entry.metadata.params:
+        return None
+    from papermill.translators import PythonTranslator
+
+    return PythonTranslator.codify(
+        entry.metadata.params, comment=f"Parameters from {entry.metadata_path.name}"
+    )
 
 
 def _read_report(path: Path, entry: Entry, executed: Path) -> KernelReport:

@@ -100,6 +100,10 @@ class Backend:
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
+    def local_path(self, key: str) -> Path | None:
+        """The object's own file, when storage is local (None for remote storage)."""
+        return None
+
     def staging_root(self) -> Path | None:
         """A local directory on the same filesystem as the objects, where products are staged so
         that storing them is a link rather than a copy; None when storage is remote."""

@@ -171,6 +171,9 @@ class LocalBackend(Backend):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(key))
 
+    def local_path(self, key: str) -> Path:
+        return self.path(key)
+
     def staging_root(self) -> Path:
         return self.root / STAGING_DIR
 

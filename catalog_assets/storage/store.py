@@ -25,9 +25,11 @@ this store changes or deletes bytes production reads. No Dagster imports.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,11 +191,42 @@ class CatalogStore:
             return fmt.load(path, policy)
 
     def read_source(
-        self, key: str, version: str | None, fmt: str, options: dict[str, Any] | None = None
+        self,
+        key: str,
+        version: str | None,
+        fmt: str,
+        options: dict[str, Any] | None = None,
+        name: str = "source",
     ) -> Any:
         """A source file as a DataFrame, refused if it is no longer the version recorded."""
         with self.backend.reading(key, version=version) as path:
-            return read_source_file(path, fmt, options)
+            return read_source_file(path, fmt, options, name=name, uri=self.backend.uri(key))
+
+    def source_path(self, key: str, version: str | None, cache_dir: Path) -> Path:
+        """A local path holding a source file's bytes (that version): the file itself on local
+        storage, else a copy fetched once into ``cache_dir``."""
+        info = self.backend.stat(key)
+        if info is None:
+            raise ObjectMissing(f"{self.backend.uri(key)}: no such source file")
+        if version is not None and info.version != version:
+            raise PreconditionFailed(
+                f"{self.backend.uri(key)}: changed since the run resolved it (a new version)"
+            )
+        local = self.backend.local_path(key)
+        if local is not None:
+            return local
+        import hashlib
+
+        tag = hashlib.sha256(f"{self.backend.uri(key)}\0{info.version}".encode()).hexdigest()[:16]
+        target = cache_dir / tag / key.rsplit("/", 1)[-1]
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".tmp-{uuid.uuid4().hex}")
+        with self.backend.reading(key, version=info.version) as path:
+            shutil.copyfile(path, temp)
+        os.replace(temp, target)
+        return target
 
     def source_info(self, location: str) -> ObjectInfo | None:
         return self.backend.stat(self.source_key(location))

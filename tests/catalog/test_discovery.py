@@ -180,23 +180,41 @@ def test_unreadable_notebook(tmp_path):
     )
 
 
-def test_notebook_without_parameters_cell(tmp_path):
+def test_a_parameters_cell_is_needed_only_with_params(tmp_path):
     notebook = json.loads(json.dumps(NOTEBOOK))
     notebook["cells"][1]["metadata"] = {}
     add_entry(tmp_path, "g", "thing", notebook=notebook)
+    assert problems_of(tmp_path) == []
+    add_entry(tmp_path, "g", "thing", GOOD_YAML + "params: {k: 3}\n", notebook=notebook)
     assert problems_of(tmp_path) == [
-        "thing.ipynb: parameters: no code cell is tagged 'parameters'; tag the cell holding the "
-        "local defaults of the inputs (it is replaced in a run)"
+        "thing.ipynb: parameters: the entry declares params, but no code cell is tagged "
+        "'parameters'; tag the cell holding their defaults (a run sets them right after it)"
     ]
 
 
-def test_kernel_other_than_python3(tmp_path):
+@pytest.mark.parametrize(
+    "kernelspec",
+    [
+        None,
+        {"name": "conda-env-ds-py", "display_name": "ds", "language": "python"},
+        {"name": "python3", "display_name": "Python 3"},
+    ],
+)
+def test_python_notebooks_run_on_python3_whatever_their_kernel_is_called(tmp_path, kernelspec):
     notebook = json.loads(json.dumps(NOTEBOOK))
-    notebook["metadata"]["kernelspec"]["name"] = "conda-env-ds-py"
+    notebook["metadata"] = {"kernelspec": kernelspec} if kernelspec else {}
     add_entry(tmp_path, "g", "thing", notebook=notebook)
-    assert problems_of(tmp_path)[0].startswith(
-        "thing.ipynb: metadata.kernelspec.name: kernel is 'conda-env-ds-py'"
-    )
+    assert problems_of(tmp_path) == []
+
+
+def test_a_notebook_in_another_language_is_refused(tmp_path):
+    notebook = json.loads(json.dumps(NOTEBOOK))
+    notebook["metadata"]["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    add_entry(tmp_path, "g", "thing", notebook=notebook)
+    assert problems_of(tmp_path) == [
+        "thing.ipynb: metadata.kernelspec: the notebook is written for R (kernel 'ir'); catalog "
+        "notebooks run on the 'python3' kernel"
+    ]
 
 
 def test_sources_file_problems(tmp_path):

@@ -1,5 +1,6 @@
 """The code location: what a user sees in the Dagster UI before running anything."""
 
+import os
 import subprocess
 import sys
 
@@ -69,13 +70,41 @@ def test_schedules_run_by_default_only_in_production(catalog_env, monkeypatch, d
     assert schedule.default_status.value == status
 
 
-def test_invalid_catalog_fails_with_the_same_list(catalog_env, catalog_dir):
+def test_strict_loading_fails_with_the_same_list(catalog_env, catalog_dir, monkeypatch):
+    monkeypatch.setenv("CATALOG_STRICT", "1")
     (catalog_dir / "churn" / "churn_model.yaml").write_text("description: d\nowner: nobody\n")
     (catalog_dir / "features" / "genre_affinity.yaml").write_text("owner: team:x\n")
     expected = [str(p) for p in inspect_catalog(catalog_dir)[1]]
     with pytest.raises(CatalogError) as raised:
         load_defs()
     assert str(raised.value).splitlines()[1:] == sorted(expected)
+
+
+def test_an_invalid_entry_loads_as_a_failing_asset_and_the_rest_as_usual(
+    catalog_env, catalog_dir, caplog
+):
+    (catalog_dir / "churn" / "churn_model.yaml").write_text(
+        "description: d\nowner: nobody\ninputs: [member_visit_features]\n"
+    )
+    (catalog_dir / "features" / "genre_affinity.yaml").write_text(": not yaml [\n")
+    graph = load_defs().resolve_asset_graph()
+    assert {k.path[-1] for k in graph.materializable_asset_keys} == {
+        "member_visit_features",
+        "genre_affinity",
+        "churn_model",
+        "churn_scores",
+    }
+    broken = graph.get(dg.AssetKey("churn_model"))
+    assert broken.description.startswith("**This entry has problems and cannot run:**")
+    assert "churn_model.yaml: owner: 'nobody' is not an owner Dagster accepts" in (
+        broken.description
+    )
+    # Its downstream keep their dependency on it; it keeps its own declared inputs.
+    assert dg.AssetKey("churn_model") in graph.get(dg.AssetKey("churn_scores")).parent_keys
+    assert broken.parent_keys == {dg.AssetKey("member_visit_features")}
+    assert graph.get(dg.AssetKey("genre_affinity")).parent_keys == set()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "catalog_assets"]
+    assert len(warnings) == 1 and "2 catalog entries have problems" in warnings[0]
 
 
 def test_importing_the_module_reads_no_environment(monkeypatch, tmp_path):
@@ -85,7 +114,10 @@ def test_importing_the_module_reads_no_environment(monkeypatch, tmp_path):
     assert result.stdout.strip() == "imported", result.stderr
 
 
-def test_dagster_cli_reports_catalog_problems_without_burying_them(catalog_env, catalog_dir):
+@pytest.mark.parametrize("strict", ["1", ""])
+def test_dagster_cli_reports_catalog_problems_without_burying_them(
+    catalog_env, catalog_dir, strict
+):
     (catalog_dir / "churn" / "churn_model.yaml").write_text("description: d\nowner: nobody\n")
     result = subprocess.run(
         [
@@ -99,8 +131,9 @@ def test_dagster_cli_reports_catalog_problems_without_burying_them(catalog_env, 
         ],
         capture_output=True,
         text=True,
+        env={**os.environ, "CATALOG_STRICT": strict},
     )
-    assert result.returncode != 0
+    assert (result.returncode != 0) == bool(strict)
     assert "churn_model.yaml: owner: 'nobody' is not an owner Dagster accepts" in (
         result.stdout + result.stderr
     )

@@ -6,7 +6,7 @@ import inspect
 import nbformat
 from dagstermill.engine import DagstermillEngine, DagstermillNotebookClient
 
-from catalog_assets.orchestration.execution import INJECTED_TAG, TEARDOWN_TAG, replace_parameters
+from catalog_assets.orchestration.execution import INJECTED_TAG, SETUP_TAG, TEARDOWN_TAG, inject
 
 
 def test_dagstermill_client_still_runs_a_tagged_teardown_cell_through_execute_cell():
@@ -30,7 +30,7 @@ def test_dagstermill_engine_signature_is_what_we_mirror():
     ]
 
 
-def test_parameters_cell_is_replaced_not_followed():
+def test_setup_goes_first_and_params_follow_the_parameters_cell_which_stays():
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("import x"),
@@ -38,7 +38,24 @@ def test_parameters_cell_is_replaced_not_followed():
         nbformat.v4.new_code_cell("b = a"),
     ]
     nb.cells[1].metadata["tags"] = ["parameters"]
-    replaced = replace_parameters(nb, "a = 2\n")
-    assert [c.source for c in replaced.cells] == ["import x", "a = 2\n", "b = a"]
-    assert replaced.cells[1].metadata.tags == [INJECTED_TAG]
-    assert nb.cells[1].source == "a = 1"  # the original is untouched
+    injected, positions = inject(nb, "setup()\n", "a = 2\n")
+    assert [c.source for c in injected.cells] == [
+        "setup()\n",
+        "import x",
+        "a = 1",
+        "a = 2\n",
+        "b = a",
+    ]
+    assert injected.cells[0].metadata.tags == [SETUP_TAG]
+    assert injected.cells[3].metadata.tags == [INJECTED_TAG]
+    assert positions == [None, 1, 2, None, 3]
+    assert injected.metadata.kernelspec["name"] == "python3"
+    assert nb.cells[1].source == "a = 1" and len(nb.cells) == 3  # the original is untouched
+
+
+def test_without_params_only_the_setup_cell_is_added():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    injected, positions = inject(nb, "setup()\n", None)
+    assert [c.source for c in injected.cells] == ["setup()\n", "x = 1"]
+    assert positions == [None, 1]

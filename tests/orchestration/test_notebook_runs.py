@@ -51,7 +51,7 @@ def add_cell(notebook: Path, source: str, before_last: bool = True) -> None:
 
 
 def test_whole_sample_catalog_with_the_dagster_cli(
-    catalog_env, storage_root, tmp_path, record_property
+    catalog_env, catalog_dir, storage_root, tmp_path, record_property
 ):
     started = time.monotonic()
     result = materialize_with_cli()
@@ -100,7 +100,12 @@ def test_whole_sample_catalog_with_the_dagster_cli(
 
     # What the kernel ran: our injected and teardown cells, never dagster or the code location.
     nb = nbformat.read(executed / "churn_scores.ipynb", as_version=4)
-    assert "injected-parameters" in nb.cells[2].metadata.tags
+    original = nbformat.read(catalog_dir / "churn" / "churn_scores.ipynb", as_version=4)
+    assert "injected-setup" in nb.cells[0].metadata.tags
+    setup = nb.cells[0].source
+    assert len(setup.splitlines()) == 3 and max(len(line) for line in setup.splitlines()) < 200
+    # The notebook as written runs unchanged after the setup cell, its parameters cell included.
+    assert [c.source for c in nb.cells[1:-1]] == [c.source for c in original.cells]
     assert nb.cells[-1].source == TEARDOWN_SOURCE
     assert not any("dagster" in c.source.replace("catalog_assets", "") for c in nb.cells)
     debug = [
@@ -128,7 +133,7 @@ def test_failing_notebook_keeps_previous_value_and_its_executed_notebook(
 
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.step_failure_data.error.message
-    assert "genre_affinity.ipynb: cell [" in message
+    assert f"genre_affinity.ipynb: cell {len(nb_cells(catalog_dir))} raised" in message
     assert "ValueError: genre table broken on purpose" in message
     assert "The previous value (version " in message and ") is kept." in message
     executed = tmp_path / ".catalog" / "executed" / result.run_id / "genre_affinity.ipynb"
@@ -147,6 +152,10 @@ def test_failing_notebook_keeps_previous_value_and_its_executed_notebook(
     assert metadata["executed_notebook"].value == str(executed)
     assert "ValueError" in metadata["error"].value
     assert len(materializations(instance, "genre_affinity")) == 1
+
+
+def nb_cells(catalog_dir):
+    return nbformat.read(catalog_dir / "features" / "genre_affinity.ipynb", as_version=4).cells
 
 
 def test_notebook_that_never_hands_back_fails_clearly(catalog_env, catalog_dir, storage_root):
