@@ -323,17 +323,24 @@ def _description(nb: nbformat.NotebookNode) -> str | None:
 
 
 def _product_guess(nb: nbformat.NotebookNode) -> str | None:
-    """The last name a top-level statement of the notebook assigns."""
+    """The last name a top-level statement of the notebook assigns (of ``fig, ax = ...``, the
+    first: the figure)."""
     for cell in reversed([c for c in nb.cells if c.cell_type == "code"]):
         try:
             tree = parse_cell(cell_source(cell))
         except SyntaxError:
             continue
         for node in reversed(tree.body):
-            if isinstance(node, ast.Assign):
-                for target in reversed(node.targets):
-                    if isinstance(target, ast.Name) and not target.id.startswith("_"):
-                        return target.id
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                return node.target.id
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
+            for target in reversed(targets):
+                if isinstance(target, ast.Tuple | ast.List) and target.elts:
+                    target = target.elts[0]
+                if isinstance(target, ast.Name) and not target.id.startswith("_"):
+                    return target.id
     return None
