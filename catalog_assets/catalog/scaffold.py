@@ -244,12 +244,12 @@ def adopt(
 
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not any(API_IMPORT in cell_source(c) or "catalog_assets" in cell_source(c) for c in code):
-        first = code[0] if code else None
-        if first is None:
-            first = nbformat.v4.new_code_cell("")
-            nb.cells.append(first)
-        first.source = f"{API_IMPORT}\n{cell_source(first)}".rstrip("\n")
-        changes.append(f"added `{API_IMPORT}` to the first code cell")
+        # A cell of its own: a cell magic (%%time) must stay on its cell's first line.
+        first_code = next(
+            (i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells)
+        )
+        nb.cells.insert(first_code, nbformat.v4.new_code_cell(API_IMPORT))
+        changes.append(f"added a cell `{API_IMPORT}` before the first code cell")
 
     parameters = next(
         (
@@ -263,8 +263,13 @@ def adopt(
         lines = "\n".join(f"{i} = catalog.load({i!r})" for i in inputs)
         if parameters is None:
             parameters = _tagged(nbformat.v4.new_code_cell(lines))
-            first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
-            nb.cells.insert(first_code + 1, parameters)
+            # After the notebook's own first code cell (its imports), not our import cell.
+            own = [
+                i
+                for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and cell_source(c) != API_IMPORT
+            ]
+            nb.cells.insert(own[0] + 1 if own else len(nb.cells), parameters)
             changes.append(
                 f"added a cell tagged 'parameters' after the imports loading {', '.join(inputs)}"
             )
@@ -311,15 +316,17 @@ def adopt(
 
 
 def _description(nb: nbformat.NotebookNode) -> str | None:
-    """The notebook's title: the first markdown heading, without its hashes."""
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell_source(cell).splitlines():
-            text = line.strip().lstrip("#").strip()
-            if text:
-                return text[:200]
-    return None
+    """The notebook's title: its first markdown heading, else its first line of prose."""
+    lines = [
+        line.strip()
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for line in cell_source(cell).splitlines()
+        if line.strip()
+    ]
+    heading = next((line for line in lines if line.startswith("#")), None)
+    chosen = heading or (lines[0] if lines else None)
+    return chosen.lstrip("#").strip()[:200] or None if chosen else None
 
 
 def _product_guess(nb: nbformat.NotebookNode) -> str | None:

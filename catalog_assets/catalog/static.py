@@ -144,11 +144,16 @@ def _imported_modules(node: ast.Import | ast.ImportFrom) -> list[str]:
 
 
 def _dotted(node: ast.expr) -> str | None:
+    """A callee as dotted text: ``catalog.load``, ``get_ipython().system`` (a call base keeps
+    its name with ``()``, which is how IPython's shell escapes and magics read once parsed)."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
         base = _dotted(node.value)
         return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.Call):
+        base = _dotted(node.func)
+        return f"{base}()" if base else None
     return None
 
 

@@ -46,8 +46,7 @@ def pandas_options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
     if "sheet" in options:
         kwargs["sheet_name"] = options["sheet"]
     if fmt == "jsonl":
-        kwargs.pop("parse_dates", None)
-        kwargs["convert_dates"] = options.get("dates", True)
+        kwargs.pop("parse_dates", None)  # converted after reading (read_json's own is deprecated)
     return kwargs
 
 
@@ -99,8 +98,20 @@ def read_source_file(
             "pyproject.toml and run make install"
         ) from None
     except (ValueError, KeyError, OSError) as error:
-        hint = _hint(fmt, options, str(error))
-        raise SourceReadError(f"{where} cannot be read as {fmt}: {error}{hint}") from None
+        message = " ".join(str(error).split())
+        hint = _hint(fmt, options, message)
+        raise SourceReadError(f"{where} cannot be read as {fmt}: {message}{hint}") from None
+    if fmt == "jsonl" and options.get("dates"):
+        for column in options["dates"]:
+            if column not in frame.columns:
+                raise SourceReadError(f"{where} has no column {column!r} to read as dates")
+            frame[column] = pd.to_datetime(frame[column])
+    if fmt == "csv" and not isinstance(frame.index, pd.RangeIndex):
+        raise SourceReadError(
+            f"{where}: its first row has fewer fields than the rows after it, so it was taken "
+            "for a header; if it is a preamble (a title, an export date), set "
+            "read: {skip_rows: 1} (or as many rows as it takes) in sources.yaml"
+        )
     if (
         fmt == "csv"
         and "header" in options
@@ -109,8 +120,8 @@ def read_source_file(
     ):
         frame.columns = [f"column_{i + 1}" for i in range(frame.shape[1])]
     if fmt == "csv" and "sep" not in options and frame.shape[1] == 1:
-        first = str(frame.iloc[0, 0]) if len(frame) else ""
-        guessed = _separator_in(str(frame.columns[0]), first)
+        rows = [str(v) for v in frame.iloc[:20, 0].tolist()]
+        guessed = _separator_in(str(frame.columns[0]), rows)
         if guessed:
             raise SourceReadError(
                 f"{where} read as a single column named {str(frame.columns[0])[:60]!r}: it looks "
@@ -119,14 +130,18 @@ def read_source_file(
     return frame
 
 
-def _separator_in(header: str, first_row: str) -> str | None:
-    """The separator a one-column read suggests: one the header and the first row both hold."""
+def _separator_in(header: str, rows: list[str]) -> str | None:
+    """The separator a one-column read suggests: one the header and every sampled row hold the
+    same number of times (whitespace: the same number of words on every row)."""
     for separator in _SEPARATORS:
-        if separator in header and (not first_row or separator in first_row):
+        count = header.count(separator)
+        if count and all(row.count(separator) == count for row in rows):
             return separator
     tokens = len(header.split())
-    if tokens > 1 and first_row and len(first_row.split()) == tokens:
-        return "whitespace"
+    if tokens > 1 and len(rows) >= 2 and all(len(row.split()) == tokens for row in rows):
+        lengths = {len(word) for row in rows for word in row.split()}
+        if len(lengths) > 1 or tokens > 2:
+            return "whitespace"
     return None
 
 
