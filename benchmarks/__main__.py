@@ -16,6 +16,8 @@ FIGURES = {
     "p3": "benchmarks.p3_storage",
     "p6": "benchmarks.p6_parallel",
     "p7": "benchmarks.p7_refs",
+    "p8": "benchmarks.p8_datadiff",
+    "p9": "benchmarks.p9_preview",
 }
 
 

@@ -49,7 +49,9 @@ def defs() -> dg.Definitions:
             "io_manager": CatalogIOManager(storage=storage),
             "catalog_storage": storage,
             "notebook_runner": NotebookRunner(
-                executed_dir=str(settings.executed_dir), project_dir=str(settings.home)
+                executed_dir=str(settings.executed_dir),
+                project_dir=str(settings.home),
+                report_path=settings.preview_report,
             ),
         },
     )

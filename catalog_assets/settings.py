@@ -185,6 +185,10 @@ class Settings:
     dagster_home: str | None = None
     #: Fail loading the code location on any catalog problem instead of isolating bad entries.
     strict: bool = False
+    #: The git branch production deploys from: what previews and `catalog diff` compare with.
+    prod_branch: str = "main"
+    #: Set by `catalog preview` for its runs: where the review report will be.
+    preview_report: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -196,6 +200,8 @@ class Settings:
             s3=s3_options(environ),
             dagster_home=environ.get("DAGSTER_HOME") or None,
             strict=environ.get("CATALOG_STRICT", "").strip().lower() in _TRUE,
+            prod_branch=environ.get("CATALOG_PROD_BRANCH") or "main",
+            preview_report=environ.get("CATALOG_PREVIEW_REPORT") or None,
         )
 
     @staticmethod

@@ -44,6 +44,9 @@ class Entry:
     metadata_path: Path
     metadata: EntryMetadata
     notebook: NotebookCode
+    #: The declarations of the sources it takes as inputs: how they are read is part of what
+    #: decides its product.
+    input_sources: dict[str, SourceSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ def inspect_catalog(root: Path | str, *, static: bool = False) -> tuple[Catalog,
         if metadata is not None:
             declared.setdefault(name, (metadata_path, metadata))
             if notebook is not None:
-                entry = Entry(name, group, notebook_path, metadata_path, metadata, notebook)
+                used = {i: sources[i] for i in metadata.inputs if i in sources}
+                entry = Entry(name, group, notebook_path, metadata_path, metadata, notebook, used)
                 entries.setdefault(name, entry)
 
     for name, pairs in by_name.items():

@@ -1,8 +1,9 @@
 """An entry's three fingerprints: code, checks and descriptive metadata.
 
-* ``code_version`` covers what decides the product: the source of every code cell, in order, and
-  the metadata fields marked ``code`` in the schema (kind, inputs, format, trusted types). It is the
-  Dagster code version, so only a change that can change the product marks the asset as changed.
+* ``code_version`` covers what decides the product: the source of every code cell, in order, the
+  metadata fields marked ``code`` in the schema (kind, inputs, params, format, trusted types), and
+  how each source it reads is read (location, format, read options). It is the Dagster code
+  version, so only a change that can change the product marks the asset as changed.
 * ``checks_version`` covers the declared checks: a change re-runs checks, never the notebook.
 * ``metadata_version`` covers description, owner, tags, schedule and group: nothing runs.
 
@@ -23,7 +24,7 @@ from catalog_assets.catalog.discovery import Entry
 from catalog_assets.catalog.schema import EntryMetadata
 
 # Bump when a recipe changes, so every entry's versions change with it.
-_RECIPE = "catalog-fingerprint/2"
+_RECIPE = "catalog-fingerprint/3"
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,14 @@ def _values(metadata: EntryMetadata, kind: str) -> dict[str, Any]:
 
 def versions(entry: Entry) -> Versions:
     meta = entry.metadata
+    reads = {
+        name: source.model_dump(mode="json", include={"location", "format", "read"})
+        for name, source in sorted(entry.input_sources.items())
+    }
     return Versions(
-        code=_digest("code", _values(meta, "code"), entry.notebook.code_cells),
+        code=_digest(
+            "code", {**_values(meta, "code"), "source_reads": reads}, entry.notebook.code_cells
+        ),
         checks=_digest("checks", _values(meta, "checks")),
         metadata=_digest("metadata", {**_values(meta, "metadata"), "group": entry.group}),
     )

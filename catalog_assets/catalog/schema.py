@@ -75,6 +75,9 @@ class EntryMetadata(Strict):
     )
     #: Classes of this repository a model may hold besides scikit-learn, NumPy and SciPy ones.
     trusted_types: list[str] = Field(default_factory=list, json_schema_extra=CODE)
+    #: Columns identifying a row of a dataset, for comparing versions row by row in reviews
+    #: (default: the columns of its first ``unique`` check).
+    key: list[str] | None = Field(None, min_length=1, json_schema_extra=METADATA)
     #: Values a run injects after the ``parameters`` cell, as papermill does.
     params: dict[str, ParamValue] = Field(default_factory=dict, json_schema_extra=CODE)
 

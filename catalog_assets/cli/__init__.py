@@ -11,10 +11,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from catalog_assets.cli import adopt, dev, gc, history, new, rollback, sample_data, validate
+from catalog_assets.cli import (
+    adopt,
+    dev,
+    diff,
+    gc,
+    history,
+    new,
+    preview,
+    rollback,
+    sample_data,
+    validate,
+)
 from catalog_assets.errors import CatalogAssetsError
 
-COMMANDS = (validate, new, adopt, sample_data, history, rollback, gc, dev)
+COMMANDS = (validate, new, adopt, diff, preview, sample_data, history, rollback, gc, dev)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -64,6 +64,8 @@ class NotebookRunner(dg.ConfigurableResource):
     executed_dir: str
     #: The project directory: its modules import in the kernel (trusted model classes, helpers).
     project_dir: str | None = None
+    #: The review report of the preview these runs belong to, linked from branch materializations.
+    report_path: str | None = None
 
     def executed_path(self, run_id: str, entry: str) -> Path:
         return Path(self.executed_dir) / run_id / f"{entry}.ipynb"

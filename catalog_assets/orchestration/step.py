@@ -32,9 +32,9 @@ from catalog_assets.kernel.protocol import (
 )
 from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
-from catalog_assets.settings import Deployment
+from catalog_assets.settings import PROD_AREA, Deployment
 from catalog_assets.storage import formats
-from catalog_assets.storage.refs import CheckResult, InputVersion
+from catalog_assets.storage.refs import CheckResult, InputVersion, Ref
 from catalog_assets.storage.store import CatalogStore, Staged
 
 DEPLOYMENT_TAG = "catalog/deployment"
@@ -206,6 +206,8 @@ def materialize_entry(
                 for name, v in input_versions.items()
             },
         }
+        if store.deployment.kind == "branch":
+            metadata = {**_comparison(store, staged.ref, runner), **metadata}
         if staged.ref.format == "png" and staged.path.stat().st_size <= _PREVIEW_LIMIT:
             encoded = base64.b64encode(staged.path.read_bytes()).decode()
             metadata["preview"] = dg.MetadataValue.md(
@@ -354,6 +356,23 @@ def _read_report(path: Path, entry: Entry, executed: Path) -> KernelReport:
             f"{entry.notebook_path}: the kernel's report is not what this step expects, so "
             f"nothing was stored ({' '.join(first)}). Executed notebook: {executed}"
         ) from None
+
+
+def _comparison(store: CatalogStore, ref: Ref, runner: NotebookRunner) -> dict[str, Any]:
+    """A branch's materialization shows how it differs from production's version."""
+    from catalog_assets.review.summary import comparison_markdown
+
+    production = store.read_ref(ref.entry, ref.partition, area=PROD_AREA)
+    metadata: dict[str, Any] = {
+        "catalog/comparison": dg.MetadataValue.md(
+            comparison_markdown(ref, production[0] if production else None)
+        )
+    }
+    if runner.report_path:
+        metadata["catalog/review_report"] = dg.MetadataValue.url(
+            Path(runner.report_path).resolve().as_uri()
+        )
+    return metadata
 
 
 def _kept(store: CatalogStore, entry: str) -> str:

@@ -213,9 +213,7 @@ def test_new_and_adopted_entries_validate_and_materialize(
     )
     assert main(["adopt", str(outside), "--group", "demo", "--owner", "team:ds"]) == 0
     out = capsys.readouterr().out
-    assert (
-        "adopted" in out and "cohort_retention_2024" in out and "handing back `retention`" in out
-    )
+    assert "adopted" in out and "cohort_retention_2024" in out and "handing back `retention`" in out
     assert main(["validate"]) == 0
     result = materialize("visit_counts", "baseline", "cohort_retention_2024")
     assert result.success
