@@ -20,7 +20,6 @@ from pathlib import Path
 
 from benchmarks.environment import notebook
 from benchmarks.harness import Figure, Report
-from catalog_assets.sample_data import SampleConfig, write_sources
 
 CHAINS, LENGTH = 5, 10
 GIT = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
@@ -70,7 +69,6 @@ def run(report: Report, repeat: int, quick: bool = False) -> None:
         git(repo, "init", "-q", "-b", "main")
         git(repo, "add", ".")
         git(repo, "commit", "-qm", "catalog")
-        write_sources(str(repo / ".catalog" / "storage"), SampleConfig(members=500, days=30))
         env = {
             k: v
             for k, v in os.environ.items()

@@ -60,7 +60,7 @@ class New(Change):
     runs = "materialize"
 
     def describe(self) -> str:
-        return "a new entry: materialized in the preview"
+        return "a new entry"
 
 
 class Removed(Change):
@@ -77,7 +77,7 @@ class CodeChange(Change):
     runs = "materialize"
 
     def describe(self) -> str:
-        return f"code changed ({', '.join(self.what)}): recomputed in the preview"
+        return f"code changed ({', '.join(self.what)})"
 
 
 class ChecksChange(Change):
@@ -85,7 +85,7 @@ class ChecksChange(Change):
     runs = "checks"
 
     def describe(self) -> str:
-        return "only its checks changed: checks re-run on production's value, nothing recomputed"
+        return "only its checks changed"
 
 
 class MetadataChange(Change):
@@ -93,7 +93,7 @@ class MetadataChange(Change):
     runs = "nothing"
 
     def describe(self) -> str:
-        return f"only descriptive metadata changed ({', '.join(self.what)}): nothing runs"
+        return f"only descriptive metadata changed ({', '.join(self.what)})"
 
 
 class Stale(Change):
@@ -101,7 +101,7 @@ class Stale(Change):
     runs = "materialize"
 
     def describe(self) -> str:
-        return f"downstream of {', '.join(self.what)}: recomputed in the preview"
+        return f"downstream of {', '.join(self.what)}, which changed"
 
 
 class Invalid(Change):

@@ -66,7 +66,7 @@ font-size:12px;color:#fff;background:#6e7781}.new{background:#1a7f37}.code{backg
 .removed{background:#cf222e}.invalid{background:#cf222e}.num{text-align:right}
 .plus{color:#1a7f37}.minus{color:#cf222e}.muted{color:#6e7781}details{margin:.5rem 0}
 summary{cursor:pointer;font-weight:600}.plots img{margin:4px;border:1px solid #d0d7de}
-table.diff{font-family:ui-monospace,monospace;font-size:12px}.diff_add{background:#dafbe1}
+table.diff{font-family:ui-monospace,monospace;font-size:11px;max-width:100%}.diff_add{background:#dafbe1}
 .diff_chg{background:#fff8c5}.diff_sub{background:#ffebe9}.diff_header{background:#f6f8fa}
 td.diff_header{text-align:right}.notebook{border:1px solid #d0d7de;padding:.5rem;overflow:auto}
 .notebook pre{white-space:pre-wrap}
@@ -84,6 +84,13 @@ def _number(value: Any) -> str:
         return f"{value:,.4g}"
     if isinstance(value, int):
         return f"{value:,}"
+    return _e(value)
+
+
+def _cell(value: Any) -> str:
+    """A value of a data sample: floats to 6 significant digits, identifiers as they are."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
     return _e(value)
 
 
@@ -115,7 +122,7 @@ def _code_diff(review: EntryReview) -> str:
             out.extend(source.splitlines())
         return out
 
-    table = difflib.HtmlDiff(tabsize=4, wrapcolumn=88).make_table(
+    table = difflib.HtmlDiff(tabsize=4, wrapcolumn=72).make_table(
         lines(review.code_base), lines(review.code_head), "production", "branch", True, 3
     )
     return f"<h3>Code cells</h3>{table}"
@@ -167,7 +174,7 @@ def _frame_section(diff: FrameDiff, plots: dict[str, bytes]) -> str:
                 "<h3>Sample of changed rows</h3>"
                 + _table(
                     [str(c) for c in sample.columns],
-                    [[_e(v) for v in row] for row in sample.itertuples(index=False)],
+                    [[_cell(v) for v in row] for row in sample.itertuples(index=False)],
                 )
             )
     stat_rows = []
