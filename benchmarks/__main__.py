@@ -18,6 +18,8 @@ FIGURES = {
     "p7": "benchmarks.p7_refs",
     "p8": "benchmarks.p8_datadiff",
     "p9": "benchmarks.p9_preview",
+    "p10": "benchmarks.p10_sensor",
+    "p11": "benchmarks.p11_promotion",
 }
 
 

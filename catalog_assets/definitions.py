@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 import dagster as dg
 
 from catalog_assets.catalog.discovery import load_catalog
 from catalog_assets.errors import DeploymentError
 from catalog_assets.instance import instance_problem
-from catalog_assets.orchestration.assets import broken_asset, entry_asset, source_asset
+from catalog_assets.orchestration.assets import catalog_assets
+from catalog_assets.orchestration.automation import entry_schedules, sensors, source_assets
 from catalog_assets.orchestration.executor import catalog_executor
-from catalog_assets.orchestration.io_manager import CatalogIOManager
+from catalog_assets.orchestration.io_manager import SOURCE_FORMAT, SOURCE_LOCATION, CatalogIOManager
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
-from catalog_assets.orchestration.schedules import entry_schedules
 from catalog_assets.settings import Settings
 
 
@@ -28,30 +27,20 @@ def defs() -> dg.Definitions:
     if problem := instance_problem(settings, settings.dagster_home):
         raise DeploymentError(problem)
     catalog = load_catalog(settings.catalog_dir, strict=settings.strict)
-    if catalog.broken:
-        problems = [str(p) for b in catalog.broken.values() for p in b.problems]
-        logging.getLogger("catalog_assets").warning(
-            "%d catalog entries have problems and cannot run (the others load as usual; "
-            "CATALOG_STRICT=1 makes this an error):\n%s",
-            len(catalog.broken),
-            "\n".join(problems),
-        )
     storage = CatalogStorage.for_deployment(settings.deployment, settings.s3)
+    runner = NotebookRunner(
+        executed_dir=str(settings.executed_dir),
+        project_dir=str(settings.home),
+        report_path=settings.preview_report,
+    )
     return dg.Definitions(
-        assets=[
-            *(source_asset(source) for source in catalog.sources.values()),
-            *(entry_asset(entry, catalog) for entry in catalog.entries.values()),
-            *(broken_asset(broken, catalog) for broken in catalog.broken.values()),
-        ],
+        assets=[*source_assets(catalog, SOURCE_LOCATION, SOURCE_FORMAT), *catalog_assets(catalog)],
         schedules=entry_schedules(catalog, settings.deployment),
+        sensors=sensors(catalog, settings.deployment, settings.refresh),
         executor=catalog_executor(settings.deployment.storage_url.startswith("s3://")),
         resources={
             "io_manager": CatalogIOManager(storage=storage),
             "catalog_storage": storage,
-            "notebook_runner": NotebookRunner(
-                executed_dir=str(settings.executed_dir),
-                project_dir=str(settings.home),
-                report_path=settings.preview_report,
-            ),
+            "notebook_runner": runner,
         },
     )

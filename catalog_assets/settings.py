@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from catalog_assets.errors import DeploymentError
 
@@ -148,7 +148,7 @@ def resolve_deployment(environ: Mapping[str, str]) -> Deployment:
     return Deployment("local", storage_url)
 
 
-def s3_options(environ: Mapping[str, str]) -> dict[str, str]:
+def s3_options(environ: Mapping[str, str]) -> dict[str, Any]:
     """Explicit S3 settings for S3-compatible servers (MinIO, a test server).
 
     Without them boto3 reads the standard ``AWS_ENDPOINT_URL`` / ``AWS_REGION`` itself, in the step
@@ -158,7 +158,16 @@ def s3_options(environ: Mapping[str, str]) -> dict[str, str]:
         "endpoint_url": environ.get("CATALOG_S3_ENDPOINT_URL", ""),
         "region_name": environ.get("CATALOG_S3_REGION", ""),
     }
-    return {name: value for name, value in options.items() if value}
+    found: dict[str, Any] = {name: value for name, value in options.items() if value}
+    if environ.get("CATALOG_S3_SINGLE_PUT_MB"):
+        try:
+            found["single_put_limit"] = int(float(environ["CATALOG_S3_SINGLE_PUT_MB"]) * 2**20)
+        except ValueError:
+            raise DeploymentError(
+                f"CATALOG_S3_SINGLE_PUT_MB={environ['CATALOG_S3_SINGLE_PUT_MB']!r} is not a number "
+                "of megabytes"
+            ) from None
+    return found
 
 
 def default_catalog_dir(environ: Mapping[str, str]) -> Path:
@@ -189,6 +198,8 @@ class Settings:
     prod_branch: str = "main"
     #: Set by `catalog preview` for its runs: where the review report will be.
     preview_report: str | None = None
+    #: Start the refresh sensor by default (always in production; opt-in for local).
+    refresh: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -202,6 +213,7 @@ class Settings:
             strict=environ.get("CATALOG_STRICT", "").strip().lower() in _TRUE,
             prod_branch=environ.get("CATALOG_PROD_BRANCH") or "main",
             preview_report=environ.get("CATALOG_PREVIEW_REPORT") or None,
+            refresh=environ.get("CATALOG_REFRESH", "").strip().lower() in _TRUE,
         )
 
     @staticmethod

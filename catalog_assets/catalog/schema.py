@@ -250,6 +250,8 @@ class SourceSpec(Strict):
     format: Literal["parquet", "csv", "jsonl", "excel", "file"] = "parquet"
     read: ReadOptions | None = None
     owner: str | None = None
+    #: How often production looks for a new version of the file (the refresh sensor observes it).
+    observe_every_minutes: int = Field(15, ge=1, le=7 * 24 * 60)
 
     @model_validator(mode="after")
     def _options_fit_format(self) -> SourceSpec:

@@ -19,13 +19,26 @@ from catalog_assets.cli import (
     history,
     new,
     preview,
+    reload,
     rollback,
     sample_data,
     validate,
 )
 from catalog_assets.errors import CatalogAssetsError
 
-COMMANDS = (validate, new, adopt, diff, preview, sample_data, history, rollback, gc, dev)
+COMMANDS = (
+    validate,
+    new,
+    adopt,
+    diff,
+    preview,
+    sample_data,
+    history,
+    rollback,
+    gc,
+    dev,
+    reload,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,34 +5,17 @@ checks), the code version (what decides the product) and, as definition metadata
 checks versions. What its step does is in ``orchestration.step``.
 """
 
+import logging
 from typing import Any
 
 import dagster as dg
 
 from catalog_assets.catalog.discovery import BrokenEntry, Catalog, Entry
 from catalog_assets.catalog.fingerprint import versions
-from catalog_assets.catalog.schema import SourceSpec
-from catalog_assets.orchestration.io_manager import SOURCE_FORMAT, SOURCE_LOCATION
 from catalog_assets.orchestration.step import StepPlan, materialize_entry
 from catalog_assets.storage import formats
 
 KINDS = {"dataset": "pandas", "model": "scikit-learn"}
-
-
-def source_asset(source: SourceSpec) -> dg.AssetSpec:
-    """A source as an external asset: visible, usable as an input, never materialized by us."""
-    return dg.AssetSpec(
-        key=source.name,
-        description=source.description,
-        group_name="sources",
-        kinds={source.format},
-        owners=[source.owner] if source.owner else [],
-        metadata={
-            "provider": source.provider,
-            SOURCE_LOCATION: source.location,
-            SOURCE_FORMAT: source.format,
-        },
-    )
 
 
 def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
@@ -51,6 +34,7 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
             for n in meta.inputs
             if n in catalog.entries
         },
+        own_policy=formats.LoadPolicy(tuple(meta.trusted_types), meta.format == "pickle"),
     )
 
     spec = dg.AssetSpec(
@@ -93,6 +77,23 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
         yield from materialize_entry(context, plan)
 
     return _notebook_asset
+
+
+def catalog_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
+    """Every entry as an asset: the valid ones, and those with problems (which fail at once),
+    with their problems logged once."""
+    if catalog.broken:
+        problems = [str(p) for b in catalog.broken.values() for p in b.problems]
+        logging.getLogger("catalog_assets").warning(
+            "%d catalog entries have problems and cannot run (the others load as usual; "
+            "CATALOG_STRICT=1 makes this an error):\n%s",
+            len(catalog.broken),
+            "\n".join(problems),
+        )
+    return [
+        *(entry_asset(entry, catalog) for entry in catalog.entries.values()),
+        *(broken_asset(broken, catalog) for broken in catalog.broken.values()),
+    ]
 
 
 def broken_asset(broken: BrokenEntry, catalog: Catalog) -> dg.AssetsDefinition:

@@ -15,7 +15,7 @@ from catalog_assets.errors import CatalogAssetsError
 from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage
 from catalog_assets.storage import formats
-from catalog_assets.storage.store import Staged
+from catalog_assets.storage.store import Promoted, Staged
 
 SOURCE_LOCATION = "catalog/source_location"
 SOURCE_FORMAT = "catalog/source_format"
@@ -41,6 +41,9 @@ class CatalogIOManager(dg.ConfigurableIOManager):
             if isinstance(obj, Staged):
                 ref = store.commit(obj)
                 metadata: dict[str, Any] = {}
+            elif isinstance(obj, Promoted):
+                ref = store.publish(obj.ref)
+                metadata = {}
             else:
                 declared = "pickle" if name in self.pickle_assets else None
                 ref = store.write_value(

@@ -18,10 +18,12 @@ class CatalogStorage(dg.ConfigurableResource):
     branch: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    #: Objects up to this size are one PUT (verifiable by their checksum); larger go in parts.
+    s3_single_put_bytes: int | None = None
 
     @classmethod
     def for_deployment(
-        cls, deployment: Deployment, s3: dict[str, str] | None = None
+        cls, deployment: Deployment, s3: dict[str, Any] | None = None
     ) -> "CatalogStorage":
         s3 = s3 or {}
         return cls(
@@ -30,6 +32,7 @@ class CatalogStorage(dg.ConfigurableResource):
             branch=deployment.branch,
             s3_endpoint_url=s3.get("endpoint_url"),
             s3_region=s3.get("region_name"),
+            s3_single_put_bytes=s3.get("single_put_limit"),
         )
 
     def kernel_environment(self) -> dict[str, str]:
@@ -54,7 +57,9 @@ class CatalogStorage(dg.ConfigurableResource):
 
             resource = S3Resource(endpoint_url=self.s3_endpoint_url, region_name=self.s3_region)
             options["client"] = resource.get_client()
-        return CatalogStore.open(self.get_deployment(), client=options.get("client"))
+        if self.s3_single_put_bytes:
+            options["single_put_limit"] = self.s3_single_put_bytes
+        return CatalogStore.open(self.get_deployment(), options)
 
 
 class NotebookRunner(dg.ConfigurableResource):

@@ -11,6 +11,7 @@ write. The executed notebook is kept for every run, failed ones too.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import warnings
 from collections.abc import Iterator
@@ -34,8 +35,9 @@ from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
 from catalog_assets.settings import PROD_AREA, Deployment
 from catalog_assets.storage import formats
+from catalog_assets.storage.promotion import find_promotable, promoted_ref
 from catalog_assets.storage.refs import CheckResult, InputVersion, Ref
-from catalog_assets.storage.store import CatalogStore, Staged
+from catalog_assets.storage.store import CatalogStore, Promoted, Staged
 
 DEPLOYMENT_TAG = "catalog/deployment"
 BRANCH_TAG = "catalog/branch"
@@ -53,6 +55,8 @@ class StepPlan:
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     #: Inputs that are entries, with what loading their product may construct.
     policies: dict[str, formats.LoadPolicy] = field(default_factory=dict)
+    #: What loading this entry's own product may construct.
+    own_policy: formats.LoadPolicy = field(default_factory=formats.LoadPolicy)
 
 
 def run_tags(deployment: Deployment) -> dict[str, str]:
@@ -62,6 +66,18 @@ def run_tags(deployment: Deployment) -> dict[str, str]:
         BRANCH_TAG: deployment.branch or "",
         AREA_TAG: deployment.area,
     }
+
+
+def refresh_metadata(context: dg.AssetExecutionContext, entry: str) -> dict[str, Any]:
+    """Why a sensor or schedule refreshed this entry, from the run's tags, for the operator."""
+    trigger = context.run.tags.get("catalog/refresh")
+    if not trigger:
+        return {}
+    try:
+        reasons = json.loads(context.run.tags.get("catalog/stale_reasons", "{}"))
+    except ValueError:
+        reasons = {}
+    return {"catalog/refresh": f"{trigger}: {reasons.get(entry, 'requested with its upstream')}"}
 
 
 def _tag_run(context: dg.AssetExecutionContext, deployment: Deployment) -> None:
@@ -140,6 +156,11 @@ def materialize_entry(
             f"input {name}: {version.area} version {version.version[:12]} "
             f"({store.backend.uri(version.key)})"
         )
+    if store.deployment.kind == "prod":
+        promotion = _promotion(context, store, plan, input_versions, runner)
+        if promotion is not None:
+            yield from promotion
+            return
     # Imported in the step, not at code-location load: papermill and nbformat cost 0.4 s to import
     # (the executor's forkserver preloads them once per run).
     from catalog_assets.orchestration.execution import NotebookFailed, run_notebook
@@ -199,6 +220,10 @@ def materialize_entry(
         staged = _seal(store, plan, spec, report, input_versions, run_id, executed)
         metadata: dict[str, Any] = {
             **product_metadata(staged.ref),
+            "catalog/event": "recomputed"
+            if context.run.tags.get("catalog/refresh")
+            else "materialized",
+            **refresh_metadata(context, entry.name),
             "executed_notebook": notebook_link,
             **_keep_executed(store, executed, run_id, entry.name),
             "inputs": {
@@ -356,6 +381,92 @@ def _read_report(path: Path, entry: Entry, executed: Path) -> KernelReport:
             f"{entry.notebook_path}: the kernel's report is not what this step expects, so "
             f"nothing was stored ({' '.join(first)}). Executed notebook: {executed}"
         ) from None
+
+
+def _promotion(
+    context: dg.AssetExecutionContext,
+    store: CatalogStore,
+    plan: StepPlan,
+    input_versions: dict[str, InputVersion],
+    runner: NotebookRunner,
+) -> list[dg.Output | dg.AssetCheckResult] | None:
+    """Production takes a branch's version instead of recomputing, when it is the same code run
+    on the same inputs; None when no branch version qualifies (the notebook then runs)."""
+    entry = plan.entry
+    blocking = {check.name for check in entry.metadata.checks if check.blocking}
+    candidate, passed_over = find_promotable(
+        store,
+        entry.name,
+        plan.versions.code,
+        plan.versions.checks,
+        {name: version.version for name, version in input_versions.items()},
+        blocking,
+    )
+    for reason in passed_over:
+        context.log.info(f"not promoting {entry.name} from {reason}")
+    if candidate is None:
+        return None
+    ref = promoted_ref(candidate, context.run.run_id).model_copy(
+        update={
+            "metadata_version": plan.versions.metadata,
+            "inputs": input_versions,
+        }
+    )
+    if candidate.ref.checks_version != plan.versions.checks:
+        # The checks changed since the branch ran them: run production's on the same bytes.
+        value = store.load(ref, plan.own_policy)
+        results = [
+            CheckResult(**check.evaluate(value, ref.metrics).to_json())
+            for check in entry.metadata.checks
+        ]
+        failed = [r.name for r in results if not r.passed and r.name in blocking]
+        if failed:
+            context.log.warning(
+                f"not promoting {entry.name} from {candidate.area}: blocking check "
+                f"{', '.join(failed)} fails on it; recomputing"
+            )
+            return None
+        ref = ref.model_copy(update={"checks": results, "checks_version": plan.versions.checks})
+    origin = candidate.ref
+    context.log.info(
+        f"promoting {entry.name} version {ref.short} from {candidate.area} (run "
+        f"{(origin.run_id or '?')[:8]}) instead of recomputing: same code version, same inputs"
+    )
+    metadata: dict[str, Any] = {
+        **product_metadata(ref),
+        "catalog/event": "promoted",
+        **refresh_metadata(context, entry.name),
+        "catalog/promoted_from": {
+            "area": candidate.area,
+            "branch": origin.branch,
+            "run_id": origin.run_id,
+            "created_at": origin.created_at.isoformat(),
+        },
+    }
+    executed = runner.executed_path(origin.run_id or "", entry.name)
+    if origin.run_id and executed.exists():
+        metadata["executed_notebook"] = dg.MetadataValue.notebook(str(executed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        output = dg.Output(
+            Promoted(ref),
+            output_name=entry.name,
+            metadata=metadata,
+            data_version=dg.DataVersion(ref.data_version),
+        )
+    return [
+        output,
+        *(
+            dg.AssetCheckResult(
+                check_name=result.name,
+                passed=result.passed,
+                description=f"{result.message} (evaluated on this version)",
+                metadata=result.metadata,
+            )
+            for result in ref.checks
+            if result.name in {c.name for c in entry.metadata.checks}
+        ),
+    ]
 
 
 def _comparison(store: CatalogStore, ref: Ref, runner: NotebookRunner) -> dict[str, Any]:

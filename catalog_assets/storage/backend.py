@@ -61,6 +61,10 @@ class Backend:
     def stat(self, key: str) -> ObjectInfo | None:
         raise NotImplementedError
 
+    def children(self, prefix: str) -> list[str]:
+        """The names of the folders directly under ``prefix`` (which ends with ``/``)."""
+        raise NotImplementedError
+
     def get_bytes(self, key: str) -> tuple[bytes, str]:
         """The bytes of a small object and their version token.
 
@@ -96,6 +100,15 @@ class Backend:
         do not hash to it (``IntegrityError``).
         """
         raise NotImplementedError
+
+    def verify_sha256(self, key: str, sha256: str) -> bool:
+        """Whether the object's bytes hash to ``sha256`` (reads them, unless a backend can tell
+        from a checksum the store itself verified)."""
+        try:
+            with self.reading(key, sha256=sha256):
+                return True
+        except IntegrityError:
+            return False
 
     def delete(self, key: str) -> None:
         raise NotImplementedError

@@ -76,6 +76,17 @@ class LocalBackend(Backend):
                     found.append(self._info(key, os.stat(Path(folder, name))))
         return sorted(found, key=lambda info: info.key)
 
+    def children(self, prefix: str) -> list[str]:
+        folder = self.root / keys.validate(prefix.rstrip("/"))
+        try:
+            return sorted(
+                entry.name
+                for entry in os.scandir(folder)
+                if entry.is_dir() and not entry.name.startswith(".")
+            )
+        except FileNotFoundError:
+            return []
+
     def stat(self, key: str) -> ObjectInfo | None:
         try:
             return self._info(key, os.stat(self.path(key)))

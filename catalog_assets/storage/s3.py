@@ -31,9 +31,19 @@ from catalog_assets.storage.backend import (
     ObjectMissing,
     PreconditionFailed,
     check_sha256,
+    sha256_file,
 )
 
 PART_SIZE = 16 * 1024 * 1024
+#: Up to this size an object is one PUT carrying its SHA-256, which S3 verifies and keeps: a
+#: promotion then verifies the object from its checksum, without reading it. Larger objects go
+#: up in parts (S3 keeps only a checksum of the parts' checksums for them).
+SINGLE_PUT_LIMIT = 256 * 1024 * 1024
+
+
+def _b64(sha256: str) -> str:
+    """A hex SHA-256 as S3 writes checksums: base64 of the digest."""
+    return base64.b64encode(bytes.fromhex(sha256)).decode()
 
 
 def _code(error: Exception) -> str:
@@ -49,10 +59,12 @@ class S3Backend(Backend):
         client: Any = None,
         endpoint_url: str | None = None,
         region_name: str | None = None,
+        single_put_limit: int = SINGLE_PUT_LIMIT,
     ):
         import boto3
 
         self.bucket = bucket
+        self.single_put_limit = int(single_put_limit)
         self.prefix = prefix.strip("/")
         if self.prefix:
             keys.validate(self.prefix)
@@ -99,6 +111,20 @@ class S3Backend(Backend):
             ) from error
         return sorted(found, key=lambda info: info.key)
 
+    def children(self, prefix: str) -> list[str]:
+        full = self._full(prefix.rstrip("/")) + "/"
+        names = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    names.append(common["Prefix"][len(full) :].rstrip("/"))
+        except Exception as error:
+            raise StorageError(
+                f"s3://{self.bucket}/{full}: cannot list: {_code(error) or error}"
+            ) from error
+        return sorted(names)
+
     def stat(self, key: str) -> ObjectInfo | None:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
@@ -142,15 +168,15 @@ class S3Backend(Backend):
         full = self._full(key)
         size = os.path.getsize(path)
         try:
-            if size <= PART_SIZE:
-                data = Path(path).read_bytes()
-                self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=full,
-                    Body=data,
-                    ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
-                    **conditions,
-                )
+            if size <= self.single_put_limit:
+                with open(path, "rb") as body:
+                    self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=full,
+                        Body=body,
+                        ChecksumSHA256=_b64(sha256_file(Path(path))),
+                        **conditions,
+                    )
             else:
                 self._multipart(path, full, conditions)
         except StorageError:
@@ -219,6 +245,24 @@ class S3Backend(Backend):
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
+
+    def verify_sha256(self, key: str, sha256: str) -> bool:
+        """Whether the object's bytes hash to ``sha256``, from the checksum S3 verified when the
+        object was written (no bytes read); objects uploaded in parts are read and hashed."""
+        try:
+            head = self.client.head_object(
+                Bucket=self.bucket, Key=self._full(key), ChecksumMode="ENABLED"
+            )
+        except Exception as error:
+            raise self._fail(key, "read", error) from error
+        stored = head.get("ChecksumSHA256")
+        if (
+            stored
+            and "-" not in stored
+            and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+        ):
+            return stored == _b64(sha256)
+        return super().verify_sha256(key, sha256)
 
     def delete(self, key: str) -> None:
         try:

@@ -101,6 +101,13 @@ def _file_token(path: Path) -> str:
     return f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ino}"
 
 
+@dataclass(frozen=True)
+class Promoted:
+    """A version computed elsewhere (a branch) and verified, to become this area's ref as is."""
+
+    ref: Ref
+
+
 class CatalogStore:
     """Products of one deployment: its own area for writes, production's as a branch's fallback."""
 
@@ -160,6 +167,46 @@ class CatalogStore:
             return Ref.from_bytes(data), version
         except ValueError as error:
             raise StorageError(f"{self.backend.uri(key)}: not a valid ref: {error}") from None
+
+    def area_refs(
+        self, area: str | None = None, cache: dict[str, tuple[str, Ref]] | None = None
+    ) -> dict[tuple[str, str | None], Ref]:
+        """Every ref of an area, by (entry, partition), from one listing. ``cache`` (kept by the
+        caller between calls) holds refs by key and version, so only changed refs are read, and
+        those in parallel (remote storage answers many small reads at once)."""
+        prefix = keys.join(area or self.area, REFS) + "/"
+        cache = {} if cache is None else cache
+        listed = {}
+        for info in self.backend.list(prefix):
+            parts = info.key[len(prefix) :].removesuffix(".json").split("/")
+            if info.key.endswith(".json") and len(parts) in (1, 2):
+                listed[info.key] = (info.version, (parts[0], parts[1] if len(parts) == 2 else None))
+        missing = [k for k, (version, _) in listed.items() if cache.get(k, ("",))[0] != version]
+
+        def fetch(key: str) -> tuple[str, tuple[str, Ref] | None]:
+            try:
+                data, version = self.backend.get_bytes(key)
+            except ObjectMissing:
+                return key, None  # replaced between the listing and the read: next call sees it
+            return key, (version, Ref.from_bytes(data))
+
+        if len(missing) > 8:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                fetched = list(pool.map(fetch, missing))
+        else:
+            fetched = [fetch(key) for key in missing]
+        for key, value in fetched:
+            if value is not None:
+                cache[key] = value
+        for gone in set(cache) - set(listed):
+            cache.pop(gone, None)
+        return {name: cache[key][1] for key, (_, name) in listed.items() if key in cache}
+
+    def source_versions(self) -> dict[str, str]:
+        """The current version of every source file, by key, from one listing."""
+        return {info.key: info.version for info in self.backend.list(f"{SOURCES}/")}
 
     def resolve(self, entry: str, partition: str | None = None) -> Resolved | None:
         """The version this deployment reads: its own ref, else (a branch) production's."""

@@ -56,7 +56,10 @@ def test_s3_products_are_objects_uploaded_once_in_parts_when_large(
     s3_bucket, s3_client, s3_endpoint
 ):
     url = f"s3://{s3_bucket}/root"
-    storage = CatalogStorage(storage_url=url, s3_endpoint_url=s3_endpoint)
+    # Above this size an object goes up in parts (256 MB by default; smaller here to test it).
+    storage = CatalogStorage(
+        storage_url=url, s3_endpoint_url=s3_endpoint, s3_single_put_bytes=8 * 2**20
+    )
     big = pd.DataFrame({"noise": np.random.default_rng(1).random(3_000_000)})
 
     @dg.asset

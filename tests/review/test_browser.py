@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.review.conftest import git
+from tests.production_repo import git
 from tests.review.test_preview import leaf_code, make_branch
 
 pytestmark = [pytest.mark.notebook, pytest.mark.browser]

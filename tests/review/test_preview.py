@@ -12,7 +12,7 @@ from catalog_assets.cli import main
 from catalog_assets.settings import branch_slug
 from catalog_assets.storage.local import LocalBackend
 from tests.helpers import ENTRIES, area_digests
-from tests.review.conftest import branch_instance, git, materialization_counts
+from tests.production_repo import branch_instance, git, materialization_counts
 
 pytestmark = pytest.mark.notebook
 

@@ -1,0 +1,305 @@
+"""Automation: the production refresh sensor, source observation, and the entries' schedules.
+
+The refresh sensor is how a merge reaches production: each tick it compares every entry's current
+code version with the one in production's ref, and the versions each entry was computed from with
+the versions production holds now (``orchestration.staleness``), and requests one run for the stale
+entries and their downstream. The run key derives from that state, so a reload or a second tick
+never launches a duplicate, and a failed run is not resubmitted until the code or the inputs
+change (or an operator re-executes it). Each stale entry's step then promotes a branch's version
+computed from the same code and inputs, or recomputes.
+
+Sources are observable source assets; the sensor observes them on the cadence ``sources.yaml``
+sets (``observe_every_minutes``), recording each new version as an observation, which makes their
+downstream stale.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from typing import Any
+
+import dagster as dg
+
+from catalog_assets.catalog import graph
+from catalog_assets.catalog.discovery import Catalog
+from catalog_assets.catalog.fingerprint import versions
+from catalog_assets.catalog.schema import SourceSpec
+from catalog_assets.orchestration.staleness import Assessment, assess
+from catalog_assets.orchestration.step import run_tags
+from catalog_assets.settings import Deployment
+from catalog_assets.storage.refs import InputVersion, Ref
+from catalog_assets.storage.store import CatalogStore
+
+SENSOR = "catalog_refresh"
+REFRESH_TAG = "catalog/refresh"
+STALE_TAG = "catalog/stale"
+REASONS_TAG = "catalog/stale_reasons"
+DATA_VERSION_TAG = "dagster/data_version"
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_TAG = "dagster/sensor_name"
+
+
+def _status(running: bool) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+
+
+class ProductionView:
+    """Production's refs and source versions, read in bulk; refs are cached by version between
+    ticks, so a tick reads only the refs that changed. The cache's essentials also travel in the
+    sensor's cursor, so the first tick after a code-location reload does not read every ref."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.code_versions = {name: versions(e).code for name, e in catalog.entries.items()}
+        self._cache: dict[str, Any] = {}
+
+    def export(self) -> dict[str, list[Any]]:
+        """What staleness needs of each cached ref: version, code version, sha256, inputs."""
+        return {
+            key: [
+                version,
+                ref.code_version,
+                ref.sha256,
+                {n: v.version for n, v in ref.inputs.items()},
+            ]
+            for key, (version, ref) in self._cache.items()
+        }
+
+    def restore(self, saved: dict[str, list[Any]]) -> None:
+        if self._cache or not saved:
+            return
+        for key, (version, code_version, sha256, inputs) in saved.items():
+            summary = Ref.model_construct(
+                entry=key.rsplit("/", 1)[-1].removesuffix(".json"),
+                code_version=code_version,
+                sha256=sha256,
+                inputs={n: InputVersion.model_construct(version=v) for n, v in inputs.items()},
+            )
+            self._cache[key] = (version, summary)
+
+    def refs(self, store: CatalogStore):
+        found = store.area_refs("prod", self._cache)
+        return {entry: ref for (entry, partition), ref in found.items() if partition is None}
+
+    def source_versions(self, store: CatalogStore) -> dict[str, str | None]:
+        by_key = store.source_versions()
+        return {
+            name: by_key.get(store.source_key(source.location))
+            for name, source in self.catalog.sources.items()
+        }
+
+    def assess(
+        self, store: CatalogStore, source_versions: dict[str, str | None] | None = None
+    ) -> Assessment:
+        sources = source_versions if source_versions is not None else self.source_versions(store)
+        return assess(self.catalog, self.code_versions, self.refs(store), sources)
+
+
+def _observations(
+    catalog: Catalog, live: dict[str, str | None], cursor: dict[str, Any], now: float
+) -> tuple[list[dg.AssetObservation], dict[str, str | None]]:
+    """Observe each source whose cadence elapsed; returns the observations of new versions and
+    the versions as last observed (what staleness is judged by)."""
+    events, observed = [], {}
+    seen = cursor.setdefault("sources", {})
+    for name, source in catalog.sources.items():
+        version = live.get(name)
+        last = seen.get(name)
+        due = last is None or now - last["at"] >= source.observe_every_minutes * 60
+        if due:
+            if version is not None and (last is None or last["version"] != version):
+                events.append(
+                    dg.AssetObservation(
+                        asset_key=name,
+                        tags={DATA_VERSION_TAG: version},
+                        metadata={"catalog/source_version": version},
+                    )
+                )
+            seen[name] = {"version": version, "at": now}
+        observed[name] = seen[name]["version"]
+    return events, observed
+
+
+def sensors(catalog: Catalog, deployment: Deployment, refresh: bool) -> list[dg.SensorDefinition]:
+    """The refresh sensor: running by default in production, opt-in locally (``refresh``), and
+    never defined in a branch deployment (its previews run what it changes)."""
+    if deployment.kind == "branch":
+        return []
+    return [refresh_sensor(catalog, deployment, deployment.kind == "prod" or refresh)]
+
+
+def source_assets(catalog: Catalog, location_key: str, format_key: str) -> list[dg.SourceAsset]:
+    with warnings.catch_warnings():
+        # observable_source_asset is marked beta; it is Dagster's way to give a source a data
+        # version from outside Dagster, which is what the refresh is judged by.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return [source_asset(s, location_key, format_key) for s in catalog.sources.values()]
+
+
+def refresh_sensor(catalog: Catalog, deployment: Deployment, running: bool) -> dg.SensorDefinition:
+    """The production refresh sensor (RUNNING by default in production only)."""
+    view = ProductionView(catalog)
+    entries = [dg.AssetKey(name) for name in catalog.entries]
+
+    @dg.sensor(
+        name=SENSOR,
+        minimum_interval_seconds=30,
+        default_status=_status(running),
+        target=dg.AssetSelection.assets(*entries) if entries else None,
+        required_resource_keys={"catalog_storage"},
+        description="Refreshes the entries production holds a stale version of (new, changed "
+        "code, or changed inputs and sources) and their downstream, in one run; observes "
+        "sources on their cadence.",
+    )
+    def catalog_refresh(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        store: CatalogStore = context.resources.catalog_storage.get_store()
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        view.restore(cursor.get("refs", {}))
+        events, observed = _observations(catalog, view.source_versions(store), cursor, time.time())
+        state = view.assess(store, observed)
+        cursor["refs"] = view.export()
+        new_cursor = json.dumps(cursor)
+        if not state.stale:
+            return dg.SensorResult(
+                skip_reason="production holds the current version of every entry",
+                asset_events=events,
+                cursor=new_cursor,
+            )
+        for stale in state.stale.values():
+            context.log.info(f"stale: {stale.describe()}")
+        previous = context.instance.get_runs(
+            filters=dg.RunsFilter(tags={SENSOR_TAG: SENSOR, RUN_KEY_TAG: state.key}), limit=1
+        )
+        if previous:
+            return dg.SensorResult(
+                skip_reason=_already(previous[0], state),
+                asset_events=events,
+                cursor=new_cursor,
+            )
+        request = dg.RunRequest(
+            run_key=state.key,
+            asset_selection=[dg.AssetKey(name) for name in state.selection],
+            tags={
+                **run_tags(deployment),
+                REFRESH_TAG: "sensor",
+                STALE_TAG: state.summary(),
+                REASONS_TAG: json.dumps(state.reasons()),
+            },
+        )
+        return dg.SensorResult(run_requests=[request], asset_events=events, cursor=new_cursor)
+
+    return catalog_refresh
+
+
+def _already(run: dg.DagsterRun, state: Assessment) -> str:
+    status = run.status
+    if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        ended = "failed" if status == dg.DagsterRunStatus.FAILURE else "was canceled"
+        return (
+            f"run {run.run_id[:8]} for this change {ended}; not resubmitted until "
+            f"the code or the inputs change, or an operator re-executes it ({state.summary()})"
+        )
+    if status == dg.DagsterRunStatus.SUCCESS:
+        return (
+            f"run {run.run_id[:8]} for this change succeeded but left entries stale (a blocking "
+            f"check may have stopped them): {state.summary()}"
+        )
+    return f"run {run.run_id[:8]} for this change is {status.value.lower()}"
+
+
+def source_asset(source: SourceSpec, location_key: str, format_key: str) -> dg.SourceAsset:
+    """A source as an observable source asset: its data version is its file's version in storage
+    (S3 ETag, or size, modification time and inode locally)."""
+
+    @dg.observable_source_asset(
+        name=source.name,
+        group_name="sources",
+        description=source.description,
+        owners=[source.owner] if source.owner else None,
+        metadata={
+            "provider": source.provider,
+            location_key: source.location,
+            format_key: source.format,
+        },
+        required_resource_keys={"catalog_storage"},
+    )
+    def _observe(context) -> dg.DataVersion:
+        store: CatalogStore = context.resources.catalog_storage.get_store()
+        info = store.source_info(source.location)
+        if info is None:
+            raise dg.Failure(
+                f"source {source.name!r} has no data at "
+                f"{store.backend.uri(store.source_key(source.location))}"
+            )
+        return dg.DataVersion(info.version)
+
+    return _observe
+
+
+def entry_schedules(catalog: Catalog, deployment: Deployment) -> list[dg.ScheduleDefinition]:
+    """One schedule per entry with a ``schedule``; running by default in production only.
+
+    A scheduled run includes the entry's stale upstream entries, so a schedule never refreshes
+    from stale inputs. A laptop or a branch deployment shows the schedules but never starts them.
+    """
+    status = (
+        dg.DefaultScheduleStatus.RUNNING
+        if deployment.kind == "prod"
+        else dg.DefaultScheduleStatus.STOPPED
+    )
+    view = ProductionView(catalog)
+    schedules = []
+    for entry in catalog.entries.values():
+        if not entry.metadata.schedule:
+            continue
+        upstream = graph.upstream(catalog.graph, [entry.name])
+        schedules.append(
+            _schedule(
+                entry.name,
+                entry.metadata.schedule,
+                entry.metadata_path.name,
+                upstream,
+                status,
+                view,
+                deployment,
+            )
+        )
+    return schedules
+
+
+def _schedule(
+    name: str,
+    cron: str,
+    origin: str,
+    upstream: set[str],
+    status: dg.DefaultScheduleStatus,
+    view: ProductionView,
+    deployment: Deployment,
+) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"{name}_schedule",
+        cron_schedule=cron,
+        target=dg.AssetSelection.assets(name, *sorted(upstream)),
+        default_status=status,
+        required_resource_keys={"catalog_storage"},
+        description=f"Refresh {name} on '{cron}' (from {origin}), with its stale upstream entries",
+    )
+    def _refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        store: CatalogStore = context.resources.catalog_storage.get_store()
+        if deployment.kind == "prod":
+            state = view.assess(store)
+            stale_upstream = sorted((set(state.stale) | state.downstream) & upstream)
+        else:
+            stale_upstream = []
+        if stale_upstream:
+            context.log.info(
+                f"{name}: refreshing stale upstream first: {', '.join(stale_upstream)}"
+            )
+        return dg.RunRequest(
+            asset_selection=[dg.AssetKey(n) for n in [*stale_upstream, name]],
+            tags={**run_tags(deployment), REFRESH_TAG: "schedule"},
+        )
+
+    return _refresh
