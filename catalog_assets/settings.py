@@ -159,14 +159,23 @@ def s3_options(environ: Mapping[str, str]) -> dict[str, Any]:
         "region_name": environ.get("CATALOG_S3_REGION", ""),
     }
     found: dict[str, Any] = {name: value for name, value in options.items() if value}
-    if environ.get("CATALOG_S3_SINGLE_PUT_MB"):
-        try:
-            found["single_put_limit"] = int(float(environ["CATALOG_S3_SINGLE_PUT_MB"]) * 2**20)
-        except ValueError:
-            raise DeploymentError(
-                f"CATALOG_S3_SINGLE_PUT_MB={environ['CATALOG_S3_SINGLE_PUT_MB']!r} is not a number "
-                "of megabytes"
-            ) from None
+    numbers = {
+        "CATALOG_S3_SINGLE_PUT_MB": ("single_put_limit", lambda v: int(v * 2**20)),
+        "CATALOG_S3_CONNECT_TIMEOUT": ("connect_timeout", float),
+        "CATALOG_S3_READ_TIMEOUT": ("read_timeout", float),
+        "CATALOG_S3_MAX_ATTEMPTS": ("max_attempts", int),
+    }
+    for variable, (option, convert) in numbers.items():
+        if environ.get(variable):
+            try:
+                value = float(environ[variable])
+                if value <= 0:
+                    raise ValueError
+            except ValueError:
+                raise DeploymentError(
+                    f"{variable}={environ[variable]!r} is not a positive number"
+                ) from None
+            found[option] = convert(value)
     return found
 
 

@@ -42,7 +42,7 @@ class CatalogIOManager(dg.ConfigurableIOManager):
                 ref = store.commit(obj)
                 metadata: dict[str, Any] = {}
             elif isinstance(obj, Promoted):
-                ref = store.publish(obj.ref)
+                ref = store.publish(store.adopt_object(obj.ref))
                 metadata = {}
             else:
                 declared = "pickle" if name in self.pickle_assets else None

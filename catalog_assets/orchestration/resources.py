@@ -20,6 +20,9 @@ class CatalogStorage(dg.ConfigurableResource):
     s3_region: str | None = None
     #: Objects up to this size are one PUT (verifiable by their checksum); larger go in parts.
     s3_single_put_bytes: int | None = None
+    s3_connect_timeout: float | None = None
+    s3_read_timeout: float | None = None
+    s3_max_attempts: int | None = None
 
     @classmethod
     def for_deployment(
@@ -33,6 +36,9 @@ class CatalogStorage(dg.ConfigurableResource):
             s3_endpoint_url=s3.get("endpoint_url"),
             s3_region=s3.get("region_name"),
             s3_single_put_bytes=s3.get("single_put_limit"),
+            s3_connect_timeout=s3.get("connect_timeout"),
+            s3_read_timeout=s3.get("read_timeout"),
+            s3_max_attempts=s3.get("max_attempts"),
         )
 
     def kernel_environment(self) -> dict[str, str]:
@@ -41,25 +47,28 @@ class CatalogStorage(dg.ConfigurableResource):
         variables = {
             "CATALOG_S3_ENDPOINT_URL": self.s3_endpoint_url,
             "CATALOG_S3_REGION": self.s3_region,
+            "CATALOG_S3_CONNECT_TIMEOUT": self.s3_connect_timeout,
+            "CATALOG_S3_READ_TIMEOUT": self.s3_read_timeout,
+            "CATALOG_S3_MAX_ATTEMPTS": self.s3_max_attempts,
         }
-        return {name: value for name, value in variables.items() if value}
+        return {name: str(value) for name, value in variables.items() if value}
 
     def get_deployment(self) -> Deployment:
         slug = branch_slug(self.branch) if self.deployment == "branch" and self.branch else None
         return Deployment(self.deployment, self.storage_url, branch=self.branch, slug=slug)  # type: ignore[arg-type]
 
     def get_store(self) -> CatalogStore:
-        options: dict[str, Any] = {}
-        if self.storage_url.startswith("s3://"):
-            # The step process talks to S3 through dagster-aws, as every Dagster S3 user does.
-            # Imported here: it costs 0.6 s, which a code location on local storage never needs.
-            from dagster_aws.s3 import S3Resource
-
-            resource = S3Resource(endpoint_url=self.s3_endpoint_url, region_name=self.s3_region)
-            options["client"] = resource.get_client()
-        if self.s3_single_put_bytes:
-            options["single_put_limit"] = self.s3_single_put_bytes
-        return CatalogStore.open(self.get_deployment(), options)
+        options: dict[str, Any] = {
+            "endpoint_url": self.s3_endpoint_url,
+            "region_name": self.s3_region,
+            "single_put_limit": self.s3_single_put_bytes,
+            "connect_timeout": self.s3_connect_timeout,
+            "read_timeout": self.s3_read_timeout,
+            "max_attempts": self.s3_max_attempts,
+        }
+        return CatalogStore.open(
+            self.get_deployment(), {k: v for k, v in options.items() if v is not None}
+        )
 
 
 class NotebookRunner(dg.ConfigurableResource):

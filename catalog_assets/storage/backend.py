@@ -91,6 +91,11 @@ class Backend:
         """
         raise NotImplementedError
 
+    def copy(self, source: str, target: str) -> None:
+        """Copy an object within this storage without the bytes passing through this process
+        (a server-side copy on S3, a hard link locally)."""
+        raise NotImplementedError
+
     def reading(
         self, key: str, *, version: str | None = None, sha256: str | None = None
     ) -> contextlib.AbstractContextManager[Path]:

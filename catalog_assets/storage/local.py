@@ -162,6 +162,11 @@ class LocalBackend(Backend):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
 
+    def copy(self, source: str, target: str) -> None:
+        if self.stat(source) is None:
+            raise ObjectMissing(f"{self.path(source)}: no such object")
+        self.put_file(self.path(source), target, if_absent=True)
+
     @contextlib.contextmanager
     def reading(
         self, key: str, *, version: str | None = None, sha256: str | None = None

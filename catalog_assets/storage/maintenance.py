@@ -80,43 +80,55 @@ class Collection:
         return sum(size for _, size in self.objects)
 
 
-def _area_of(key: str) -> str | None:
+def _area_of(key: str) -> tuple[str, str] | None:
+    """(area, section) of a key under an area: section is refs, history, objects, ..."""
     parts = key.split("/")
     if parts[0] in ("local", "prod") and len(parts) > 2:
-        return parts[0]
+        return parts[0], parts[1]
     if parts[0] == "branches" and len(parts) > 3:
-        return f"branches/{parts[1]}"
+        return f"branches/{parts[1]}", parts[2]
     return None
 
 
 def collect(
     store: CatalogStore, keep_days: float, dry_run: bool, now: float | None = None
 ) -> Collection:
-    """Delete unreferenced objects older than ``keep_days`` and leftovers of dead writes."""
+    """Delete unreferenced objects older than ``keep_days`` and leftovers of dead writes.
+
+    An object is kept if any area's current ref names it, or names it as an input it was
+    computed from (what a preview read stays readable), or a history record younger than
+    ``keep_days`` does, or it is itself younger than that.
+    """
     now = time.time() if now is None else now
     cutoff = now - keep_days * DAY
     backend = store.backend
     protected: set[str] = set()
+    objects = []
     for prefix in ("local/", "prod/", "branches/"):
         for info in backend.list(prefix):
-            area = _area_of(info.key)
-            if area is None:
+            place = _area_of(info.key)
+            if place is None:
                 continue
-            section = info.key[len(area) + 1 :].split("/")[0]
+            section = place[1]
+            if section == OBJECTS:
+                objects.append(info)
+                continue
             if section not in (REFS, HISTORY) or not info.key.endswith(".json"):
                 continue
             if section == HISTORY and info.modified < cutoff:
                 continue  # old history: its object may go (the record stays)
             data, _ = backend.get_bytes(info.key)
             try:
-                protected.add(Ref.from_bytes(data).object)
+                ref = Ref.from_bytes(data)
             except ValueError:
                 raise StorageError(
                     f"{backend.uri(info.key)} is not a valid ref; refusing to collect anything "
                     "until it is fixed or removed"
                 ) from None
+            protected.add(ref.object)
+            protected.update(version.key for version in ref.inputs.values())
     result = Collection(dry_run)
-    for info in backend.list(f"{OBJECTS}/"):
+    for info in objects:
         if info.key in protected or info.modified >= cutoff:
             result.kept += 1
             continue

@@ -7,8 +7,8 @@ can require of branch credentials through the ``s3:if-none-match`` condition key
 ``IfMatch=<etag>`` (compare-and-swap of a ref). Reads can be pinned to the ETag a ref or a
 provenance record names, and are hashed while they stream so a SHA-256 check costs no second pass.
 
-No Dagster imports. In the step process the client comes from dagster-aws's ``S3Resource``; in the
-kernel from boto3 with the same endpoint and region.
+No Dagster imports: the step process and the kernel make the same client (``make_client``), with
+our own connect and read timeouts and bounded retries; credentials come from their environment.
 """
 
 from __future__ import annotations
@@ -41,6 +41,38 @@ PART_SIZE = 16 * 1024 * 1024
 SINGLE_PUT_LIMIT = 256 * 1024 * 1024
 
 
+#: Our own timeouts (seconds) and attempts: a frozen endpoint fails a step in about
+#: attempts x (connect or read timeout) plus backoff, not minutes; transient errors (throttling,
+#: 5xx, dropped connections) are retried with botocore's bounded, jittered backoff.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+MAX_ATTEMPTS = 3
+
+
+def make_client(
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> Any:
+    """An S3 client with our timeouts and retry policy; credentials come from the environment
+    (or the instance's role), as boto3 finds them."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region_name or None,
+        config=Config(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+        ),
+    )
+
+
 def _b64(sha256: str) -> str:
     """A hex SHA-256 as S3 writes checksums: base64 of the digest."""
     return base64.b64encode(bytes.fromhex(sha256)).decode()
@@ -60,16 +92,17 @@ class S3Backend(Backend):
         endpoint_url: str | None = None,
         region_name: str | None = None,
         single_put_limit: int = SINGLE_PUT_LIMIT,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        max_attempts: int = MAX_ATTEMPTS,
     ):
-        import boto3
-
         self.bucket = bucket
         self.single_put_limit = int(single_put_limit)
         self.prefix = prefix.strip("/")
         if self.prefix:
             keys.validate(self.prefix)
-        self.client = client or boto3.client(
-            "s3", endpoint_url=endpoint_url or None, region_name=region_name or None
+        self.client = client or make_client(
+            endpoint_url, region_name, connect_timeout, read_timeout, max_attempts
         )
 
     def _full(self, key: str) -> str:
@@ -221,6 +254,20 @@ class S3Backend(Backend):
             with contextlib.suppress(Exception):
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
             raise
+
+    def copy(self, source: str, target: str) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        try:
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": self._full(source)},
+                self.bucket,
+                self._full(target),
+                ExtraArgs={"ChecksumAlgorithm": "SHA256"},
+                Config=TransferConfig(multipart_threshold=5 * 2**30 - 1),
+            )
+        except Exception as error:
+            raise self._fail(target, f"copy {self.uri(source)} to", error) from error
 
     @contextlib.contextmanager
     def reading(

@@ -88,12 +88,24 @@ class Staged:
             raise IntegrityError(f"{path} changed while it was being verified; nothing was stored")
         fmt = formats.by_name(ref_fields["format"])
         ref = Ref(
-            object=keys.join(OBJECTS, ref_fields["entry"], f"{sha256}.{fmt.extension}"),
+            object=object_key(ref_fields["area"], ref_fields["entry"], sha256, fmt.name),
             sha256=sha256,
             size=path.stat().st_size,
             **ref_fields,
         )
         return cls(path, ref, before)
+
+
+def object_key(area: str, entry: str, sha256: str, fmt: str) -> str:
+    """Where an area keeps a version of an entry's product: named by its content."""
+    return keys.join(area, OBJECTS, entry, f"{sha256}.{formats.by_name(fmt).extension}")
+
+
+def is_object_of(ref: Ref) -> bool:
+    """Whether ``ref.object`` is the object its entry, SHA-256 and format name, in some area."""
+    area = ref.object.split("/" + OBJECTS + "/", 1)[0]
+    shaped = area in ("local", "prod") or (area.startswith("branches/") and area.count("/") == 1)
+    return shaped and ref.object == object_key(area, ref.entry, ref.sha256, ref.format)
 
 
 def _file_token(path: Path) -> str:
@@ -143,8 +155,8 @@ class CatalogStore:
         parts = [area or self.area, HISTORY, entry] + ([partition] if partition else [])
         return keys.join(*parts) + "/"
 
-    def object_key(self, entry: str, sha256: str, fmt: str) -> str:
-        return keys.join(OBJECTS, entry, f"{sha256}.{formats.by_name(fmt).extension}")
+    def object_key(self, entry: str, sha256: str, fmt: str, area: str | None = None) -> str:
+        return object_key(area or self.area, entry, sha256, fmt)
 
     def source_key(self, location: str) -> str:
         return keys.join(SOURCES, location)
@@ -218,7 +230,7 @@ class CatalogStore:
 
     def load(self, ref: Ref, policy: formats.LoadPolicy) -> Any:
         """The value a ref names, after checking its bytes against the ref's SHA-256."""
-        if ref.object != self.object_key(ref.entry, ref.sha256, ref.format):
+        if not is_object_of(ref):
             raise IntegrityError(
                 f"the ref of {ref.entry} names {ref.object!r}, which is not the object of its "
                 f"sha256 and format; refusing it"
@@ -332,27 +344,21 @@ class CatalogStore:
             shutil.rmtree(folder, ignore_errors=True)
 
     def store_object(self, path: Path, entry: str, sha256: str, fmt: str) -> str:
-        """Store a verified local file as its immutable object; returns the object's key.
+        """Store a verified local file as an immutable object of this area; returns its key.
 
         Create-only: if the object already exists (the same product computed before) its bytes are
         verified against ``sha256`` instead of being written again.
         """
         key = self.object_key(entry, sha256, fmt)
+        self._check_writable(key)
         try:
             self.backend.put_file(path, key, if_absent=True)
             return key
         except PreconditionFailed:
             pass
-        try:
-            with self.backend.reading(key, sha256=sha256):
-                return key
-        except IntegrityError:
-            if self.deployment.kind == "branch":
-                raise StorageError(
-                    f"{self.backend.uri(key)} exists with other bytes than its name says; a "
-                    "branch may not replace objects: ask an operator to run `catalog gc`"
-                ) from None
-        # Only production or local reach here: replace an object whose bytes are not its name.
+        if self.backend.verify_sha256(key, sha256):
+            return key
+        # This area's object does not hold what its name says (damaged): replace it.
         self.backend.put_file(path, key)
         return key
 
@@ -366,8 +372,26 @@ class CatalogStore:
                 f"the staged product of {ref.entry} changed after it was verified; nothing was "
                 "stored"
             )
-        self.store_object(staged.path, ref.entry, ref.sha256, ref.format)
+        key = self.store_object(staged.path, ref.entry, ref.sha256, ref.format)
+        self._check_writable(key)
         return self.publish(ref)
+
+    def adopt_object(self, ref: Ref) -> Ref:
+        """``ref`` with its object in this area: an object of another area (a branch's, being
+        promoted) is copied here server-side (a hard link locally), create-only, and verified;
+        its bytes never pass through this process."""
+        target = self.object_key(ref.entry, ref.sha256, ref.format)
+        if ref.object == target:
+            return ref
+        self._check_writable(target)
+        if self.backend.stat(target) is None:
+            self.backend.copy(ref.object, target)
+        if not self.backend.verify_sha256(target, ref.sha256):
+            raise IntegrityError(
+                f"{self.backend.uri(target)} does not hold sha256 {ref.short} after copying "
+                f"{self.backend.uri(ref.object)}; nothing was published"
+            )
+        return ref.model_copy(update={"object": target})
 
     def publish(self, ref: Ref) -> Ref:
         """Make ``ref`` the area's current version (its object must exist and match)."""

@@ -70,7 +70,7 @@ def test_s3_products_are_objects_uploaded_once_in_parts_when_large(
     assert result.success
     metadata = result.asset_materializations_for_node("noise")[0].metadata
     sha256 = metadata["catalog/version"].value
-    key = f"root/objects/noise/{sha256}.parquet"
+    key = f"root/local/objects/noise/{sha256}.parquet"
     assert metadata["path"].value == f"s3://{s3_bucket}/{key}"
     assert "-" in s3_client.head_object(Bucket=s3_bucket, Key=key)["ETag"]  # multipart
     assert not s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
@@ -108,7 +108,7 @@ def test_sample_catalog_materializes_in_each_deployment(request, monkeypatch, ba
     assert scores.tags["dagster/data_version"] == scores.metadata["catalog/version"].value
     if backend == "s3":
         root = os.environ["CATALOG_STORAGE_URL"]
-        assert scores.metadata["path"].value.startswith(f"{root}/objects/churn_scores/")
+        assert scores.metadata["path"].value.startswith(f"{root}/{area}/objects/churn_scores/")
         executed = scores.metadata["executed_notebook_uri"].value
         assert executed.startswith(f"{root}/{area}/executed/")
 

@@ -40,7 +40,7 @@ def test_frame_round_trip_through_refs_with_metadata(tmp_path):
     assert result.success
     metadata = result.asset_materializations_for_node("visits")[0].metadata
     sha256 = metadata["catalog/version"].value
-    stored = tmp_path / "objects" / "visits" / f"{sha256}.parquet"
+    stored = tmp_path / "local" / "objects" / "visits" / f"{sha256}.parquet"
     pd.testing.assert_frame_equal(pd.read_parquet(stored), FRAME)
     assert (tmp_path / "local" / "refs" / "visits.json").exists()
     assert not list((tmp_path / "local").glob("*.parquet"))  # no mutable files in the area

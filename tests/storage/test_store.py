@@ -51,7 +51,7 @@ def test_a_product_is_an_immutable_object_named_by_a_ref_with_provenance(root):
     }
     ref = put(prod, "scores", FRAME, run_id="run-1", code_version="c0de", inputs=inputs)
     assert ref.sha256 == hashlib.sha256(_bytes(prod, ref.object)).hexdigest()
-    assert ref.object == f"objects/scores/{ref.sha256}.parquet"
+    assert ref.object == f"prod/objects/scores/{ref.sha256}.parquet"
     current, _ = prod.read_ref("scores")
     assert current == ref
     assert current.area == "prod" and current.deployment == "prod"
@@ -111,7 +111,7 @@ def test_the_same_product_twice_is_stored_once(root):
     first = put(local, "scores", FRAME)
     second = put(local, "scores", FRAME)
     assert first.object == second.object
-    objects = [i.key for i in local.backend.list("objects/scores/")]
+    objects = [i.key for i in local.backend.list("local/objects/scores/")]
     assert objects == [first.object]
     assert len(local.history("scores")) == 2
 
@@ -163,40 +163,36 @@ def test_a_branch_cannot_publish_a_ref_for_another_area(root):
     assert area_digests(prod.backend, "prod/") == before
 
 
-def test_a_branch_never_overwrites_an_object(root, tmp_path):
+def test_a_branch_never_writes_an_object_production_reads(root, tmp_path):
     prod = store_for(root, "prod")
     ref = put(prod, "scores", FRAME)
-    original = _bytes(prod, ref.object)
+    before = area_digests(prod.backend, "prod/")
     forged = tmp_path / "forged.parquet"
     FRAME.head(1).to_parquet(forged)
     branch = store_for(root, "branch", "x")
-    # Storing other bytes under an existing object's name leaves the object as it was.
-    branch.store_object(forged, "scores", ref.sha256, "parquet")
-    assert _bytes(prod, ref.object) == original
+    # A branch stores objects in its own area only; production's are out of its reach.
+    key = branch.store_object(forged, "scores", ref.sha256, "parquet")
+    assert key.startswith(f"{branch.area}/objects/")
+    with pytest.raises(StorageError, match="writes only under branches/"):
+        branch.keep_file(forged, ref.object)
+    assert area_digests(prod.backend, "prod/") == before
 
 
-def test_an_object_poisoned_in_advance_is_refused_on_load_and_replaced_by_production(
-    root, tmp_path
-):
-    # A branch creates, under the name the next production version will have, other bytes.
-    value = FRAME.head(50)
-    real = tmp_path / "real.parquet"
-    formats.write(value, formats.FORMATS["parquet"], real, POLICY)
-    sha256 = hashlib.sha256(real.read_bytes()).hexdigest()
-    forged = tmp_path / "forged.parquet"
-    FRAME.head(1).to_parquet(forged)
+def test_promotion_copies_a_branch_object_into_production_and_verifies_it(root):
     branch = store_for(root, "branch", "x")
-    key = branch.object_key("scores", sha256, "parquet")
-    branch.backend.put_file(forged, key, if_absent=True)
-    with pytest.raises(IntegrityError):
-        branch.read_object(key, sha256, "parquet", POLICY)
-    # Another branch cannot repair it (it may not replace objects) ...
-    with pytest.raises(StorageError, match="a branch may not replace objects"):
-        store_for(root, "branch", "y").store_object(real, "scores", sha256, "parquet")
-    # ... production can, and its version loads.
-    ref = put(store_for(root, "prod"), "scores", value)
-    assert ref.sha256 == sha256
-    pd.testing.assert_frame_equal(store_for(root, "prod").load(ref, POLICY), value)
+    ref = put(branch, "scores", FRAME)
+    prod = store_for(root, "prod")
+    adopted = prod.adopt_object(ref)
+    assert adopted.object == f"prod/objects/scores/{ref.sha256}.parquet"
+    pd.testing.assert_frame_equal(prod.load(adopted, POLICY), FRAME)
+    # A branch object whose bytes are not what its ref says is never adopted.
+    damaged = put(branch, "damaged", FRAME.head(7))
+    other = put(branch, "other", FRAME.head(3))
+    with branch.backend.reading(other.object) as path:
+        branch.backend.put_file(Path(path), damaged.object)
+    with pytest.raises(IntegrityError, match="nothing was published"):
+        prod.adopt_object(damaged)
+    assert prod.read_ref("damaged") is None
 
 
 def test_concurrent_commits_of_one_entry_leave_one_complete_winner(root):
