@@ -14,7 +14,7 @@ import pytest
 from catalog_assets.cli import main
 from catalog_assets.settings import branch_slug
 from tests.helpers import load_defs
-from tests.production_repo import git, production_repo, repo  # noqa: F401 - fixtures
+from tests.production_repo import git
 
 pytestmark = pytest.mark.notebook
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
