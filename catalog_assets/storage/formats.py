@@ -286,7 +286,9 @@ class Skops(Format):
     def dump(self, value: Any, path: Path) -> None:
         import skops.io
 
-        skops.io.dump(value, path)
+        from catalog_assets.storage.reproducible import canonical_skops
+
+        path.write_bytes(canonical_skops(skops.io.dumps(value)))
 
     def _audit(self, path: Path, policy: LoadPolicy) -> list[str]:
         import skops.io
