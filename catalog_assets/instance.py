@@ -3,11 +3,14 @@
 The local deployment's instance is the one the project's ``dagster.yaml`` describes; every other
 area gets its own generated from it, so the UI started as production never shows a branch's
 materializations as the asset's latest value. ``instance_problem`` refuses to run a deployment on
-another deployment's instance. No Dagster imports.
+another deployment's instance, ``checkout_problem`` production on a checkout of another branch.
+No Dagster imports.
 """
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,19 @@ import yaml
 from catalog_assets.settings import Settings
 
 LOCAL_PREFIX = ".catalog/dagster/local"
+
+
+def materialize_command(selection: str, settings: Settings) -> str:
+    """The shell command (run from the project directory) that materializes ``selection`` in
+    this deployment, on this deployment's instance."""
+    deployment = settings.deployment
+    select = {"local": "", "prod": "CATALOG_DEPLOYMENT=prod "}.get(
+        deployment.kind, f"CATALOG_BRANCH={shlex.quote(deployment.branch or '')} "
+    )
+    return (
+        f"{select}DAGSTER_HOME=$({select}.venv/bin/catalog instance) .venv/bin/dagster asset "
+        f"materialize -m catalog_assets.definitions --select {shlex.quote(selection)}"
+    )
 
 
 def instances_root(settings: Settings) -> Path:
@@ -70,4 +86,34 @@ def instance_problem(settings: Settings, dagster_home: str | None) -> str | None
         f"DAGSTER_HOME={home} is the Dagster instance of the {area} area, but this process is the "
         f"{settings.deployment.label} deployment ({settings.deployment.area}); start it with "
         "`catalog dev`, or set DAGSTER_HOME=$(catalog instance)"
+    )
+
+
+def checkout_problem(settings: Settings) -> str | None:
+    """Why production must not run the code of this checkout, or None.
+
+    Production runs what was merged into the production branch. A checkout of another branch
+    would write that branch's code into production storage, where its products become what every
+    downstream and the refresh sensor read. A detached HEAD (how CI checks out a merge commit), a
+    folder outside git and a machine without git are left alone.
+    """
+    if settings.deployment.kind != "prod":
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(settings.catalog_dir), "symbolic-ref", "--quiet", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    branch = done.stdout.strip()
+    if done.returncode != 0 or not branch or branch == settings.prod_branch:
+        return None
+    return (
+        f"the prod deployment runs the production branch ({settings.prod_branch}), but "
+        f"{settings.catalog_dir} is a checkout of {branch!r}; check out {settings.prod_branch} "
+        f"(or preview the branch with `catalog preview {branch}`; CATALOG_PROD_BRANCH names "
+        "another production branch)"
     )

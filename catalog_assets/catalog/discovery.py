@@ -12,28 +12,33 @@ their branch in one pass: ``CatalogError.problems`` holds one ``Problem`` per li
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from catalog_assets.catalog import graph
 from catalog_assets.catalog.checks import CHECK_TYPES
+from catalog_assets.catalog.files import Limits, load_yaml
 from catalog_assets.catalog.notebooks import NotebookCode, read_notebook
-from catalog_assets.catalog.problems import CatalogError, Problem, display_path
+from catalog_assets.catalog.problems import (
+    CatalogError,
+    Problem,
+    closest,
+    did_you_mean,
+    display_path,
+)
 from catalog_assets.catalog.schema import (
     GROUP,
     EntryMetadata,
-    SourcesFile,
     SourceSpec,
     is_valid_name,
 )
 
 SOURCES_FILE = "sources.yaml"
-_SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class Catalog:
         return graph.upstream_order(self.graph)
 
 
-def load_catalog(root: Path | str, *, strict: bool = True) -> Catalog:
+def load_catalog(root: Path | str, *, strict: bool = True, limits: Limits | None = None) -> Catalog:
     """Read and validate the whole catalog under ``root``.
 
     ``strict``: raise on any error. Otherwise the entries with errors are returned as
@@ -103,7 +108,7 @@ def load_catalog(root: Path | str, *, strict: bool = True) -> Catalog:
     Raises:
         CatalogError: listing every problem found, never just the first.
     """
-    catalog, problems = inspect_catalog(root)
+    catalog, problems = inspect_catalog(root, limits=limits)
     errors = [p for p in problems if p.severity == "error"]
     if strict and errors:
         raise CatalogError(errors)
@@ -114,7 +119,9 @@ def load_catalog(root: Path | str, *, strict: bool = True) -> Catalog:
     return catalog
 
 
-def inspect_catalog(root: Path | str, *, static: bool = False) -> tuple[Catalog, list[Problem]]:
+def inspect_catalog(
+    root: Path | str, *, static: bool = False, limits: Limits | None = None
+) -> tuple[Catalog, list[Problem]]:
     """Read the catalog under ``root``; return what is valid and every problem found.
 
     ``static`` adds the checks of each notebook's code (``catalog.static``), which parse every
@@ -127,15 +134,18 @@ def inspect_catalog(root: Path | str, *, static: bool = False) -> tuple[Catalog,
             Problem(root, "catalog", "catalog directory does not exist (set CATALOG_DIR?)")
         ]
 
-    sources = read_sources(root / SOURCES_FILE, problems)
+    limits = limits or Limits()
+    sources, broken_sources = read_sources(root / SOURCES_FILE, problems, limits)
     entries: dict[str, Entry] = {}
     declared: dict[str, tuple[Path, EntryMetadata]] = {}
     by_name: dict[str, list[tuple[Path, Path]]] = {}
     for metadata_path, notebook_path in _entry_files(root, problems):
         name, group = metadata_path.stem, metadata_path.parent.name
         by_name.setdefault(name, []).append((metadata_path, notebook_path))
-        metadata = _read_metadata(metadata_path, problems)
-        notebook = read_notebook(notebook_path, problems, params=bool(metadata and metadata.params))
+        metadata = _read_metadata(metadata_path, root, limits, problems)
+        notebook = read_notebook(
+            notebook_path, problems, bool(metadata and metadata.params), root, limits
+        )
         if metadata is not None:
             declared.setdefault(name, (metadata_path, metadata))
             if notebook is not None:
@@ -158,7 +168,7 @@ def inspect_catalog(root: Path | str, *, static: bool = False) -> tuple[Catalog,
                 )
             )
 
-    _check_inputs(declared, set(by_name), sources, problems)
+    _check_inputs(declared, set(by_name), sources, broken_sources, problems)
     _check_trusted_types(declared, root.resolve().parent, problems)
     if static:
         from catalog_assets.catalog.static import check_code
@@ -189,7 +199,7 @@ def inspect_catalog(root: Path | str, *, static: bool = False) -> tuple[Catalog,
 def _lenient_inputs(path: Path) -> tuple[str, ...]:
     """The ``inputs`` a metadata file lists, if it is readable at all (its problems are reported
     elsewhere)."""
-    data = _load_yaml(path, [])
+    _, data = load_yaml(path, path.parent.parent, Limits(), [])
     inputs = data.get("inputs") if isinstance(data, dict) else None
     if not isinstance(inputs, list):
         return ()
@@ -266,22 +276,6 @@ def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[Path, Path]]
     return pairs
 
 
-def _load_yaml(path: Path, problems: list[Problem]) -> Any | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        problems.append(Problem(path, "file", f"cannot read: {error}"))
-        return None
-    try:
-        return yaml.load(text, Loader=_SAFE_YAML_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "yaml"
-        reason = getattr(error, "problem", None) or str(error)
-        problems.append(Problem(path, where, f"invalid YAML: {reason}"))
-        return None
-
-
 def _location(loc: tuple[Any, ...]) -> str:
     """A pydantic error location as a field path, without the check-type tag pydantic adds
     after a check's index (``checks.0.row_count.row_count`` is ``checks.0.row_count``)."""
@@ -294,48 +288,106 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts)
 
 
-def _pydantic_problems(path: Path, error: ValidationError, prefix: str = "") -> list[Problem]:
+@functools.cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every field name the model and the models inside it know, for spelling suggestions."""
+    schema = model.model_json_schema()
+    parts = [schema, *schema.get("$defs", {}).values()]
+    return frozenset(name for part in parts for name in part.get("properties", {}))
+
+
+def _pydantic_problems(
+    path: Path, error: ValidationError, model: type[BaseModel], prefix: str = ""
+) -> list[Problem]:
+    items = error.errors()
+    missing = {item["loc"] for item in items if item["type"] == "missing"}
     found = []
-    for item in error.errors():
+    for item in items:
         location = _location(item["loc"])
         where = f"{prefix}{location}" if location else (prefix.rstrip(".") or "metadata")
         message = item["msg"].removeprefix("Value error, ")
+        given = item.get("input")
         if item["type"] == "extra_forbidden":
-            message = "unknown field; remove it or check its spelling"
+            unknown = str(item["loc"][-1])
+            hint = closest(unknown, _field_names(model))
+            message = (
+                f"unknown field; did you mean {hint!r}?"
+                if hint
+                else "unknown field; remove it or check its spelling"
+            )
+            if (*item["loc"][:-1], hint) in missing:
+                message += f" ({hint} is required)"
         elif item["type"] == "missing":
+            if any(
+                i["type"] == "extra_forbidden"
+                and i["loc"][:-1] == item["loc"][:-1]
+                and closest(str(i["loc"][-1]), _field_names(model)) == item["loc"][-1]
+                for i in items
+            ):
+                continue  # reported with the misspelt field that was meant to give it
             message = "required field is missing"
+        elif message.startswith("Input should") and isinstance(given, str | int | float | bool):
+            # Name the value the user wrote: "'modle': should be 'dataset' or 'model'".
+            shown = repr(given) if len(repr(given)) <= 60 else repr(given)[:57] + "..."
+            message = f"{shown}: {message.removeprefix('Input ')}"
         found.append(Problem(path, where, message))
     return found
 
 
-def read_sources(path: Path, problems: list[Problem]) -> dict[str, SourceSpec]:
-    if not path.exists():
-        return {}
-    data = _load_yaml(path, problems)
-    if data is None:
-        return {}
+def read_sources(
+    path: Path, problems: list[Problem], limits: Limits | None = None
+) -> tuple[dict[str, SourceSpec], set[str]]:
+    """The valid sources of ``sources.yaml``, and the names of the invalid ones.
+
+    Each source is checked on its own, so one bad source costs only the entries that read it;
+    those are told which source is at fault instead of being told it does not exist.
+    """
+    if not path.exists() and not path.is_symlink():
+        return {}, set()
+    readable, data = load_yaml(path, path.parent, limits or Limits(), problems)
+    if not readable:
+        return {}, set()
     if not isinstance(data, dict):
         problems.append(Problem(path, "sources", "must be a mapping with a 'sources' list"))
-        return {}
-    try:
-        parsed = SourcesFile.model_validate(data)
-    except ValidationError as error:
-        problems.extend(_pydantic_problems(path, error))
-        return {}
+        return {}, set()
+    for key in data:
+        if key != "sources":
+            problems.append(
+                Problem(path, str(key), "unknown field" + (did_you_mean(str(key), ["sources"])))
+            )
+    items = data.get("sources") or []
+    if not isinstance(items, list):
+        problems.append(Problem(path, "sources", "must be a list of sources"))
+        return {}, set()
     sources: dict[str, SourceSpec] = {}
-    for index, source in enumerate(parsed.sources):
+    broken: set[str] = set()
+    for index, item in enumerate(items):
+        try:
+            source = SourceSpec.model_validate(item)
+        except ValidationError as error:
+            problems.extend(_pydantic_problems(path, error, SourceSpec, f"sources.{index}."))
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                broken.add(item["name"])
+            continue
         if source.name in sources:
             problems.append(
                 Problem(path, f"sources.{index}.name", f"source {source.name!r} is declared twice")
             )
         sources[source.name] = source
-    return sources
+    return sources, broken - set(sources)
 
 
-def _read_metadata(path: Path, problems: list[Problem]) -> EntryMetadata | None:
-    data = _load_yaml(path, problems)
-    if data is None and path.stat().st_size != 0:
+def _read_metadata(
+    path: Path, root: Path, limits: Limits, problems: list[Problem]
+) -> EntryMetadata | None:
+    readable, data = load_yaml(path, root, limits, problems)
+    if not readable:
         return None  # unreadable or invalid YAML, already reported
+    if data is None:
+        problems.append(
+            Problem(path, "metadata", "the file is empty: give at least description and owner")
+        )
+        return None
     if not isinstance(data, dict):
         problems.append(
             Problem(
@@ -348,7 +400,7 @@ def _read_metadata(path: Path, problems: list[Problem]) -> EntryMetadata | None:
     try:
         return EntryMetadata.model_validate(data)
     except ValidationError as error:
-        problems.extend(_pydantic_problems(path, error))
+        problems.extend(_pydantic_problems(path, error, EntryMetadata))
         return None
 
 
@@ -356,21 +408,24 @@ def _check_inputs(
     declared: dict[str, tuple[Path, EntryMetadata]],
     entry_names: set[str],
     sources: dict[str, SourceSpec],
+    broken_sources: set[str],
     problems: list[Problem],
 ) -> None:
     for name, (path, metadata) in declared.items():
         for index, upstream in enumerate(metadata.inputs):
+            where = f"inputs.{index}"
             if upstream == name:
-                problems.append(
-                    Problem(path, f"inputs.{index}", "an entry cannot be its own input")
-                )
+                problems.append(Problem(path, where, "an entry cannot be its own input"))
+            elif upstream in broken_sources:
+                message = f"source {upstream!r} is invalid; fix it in {SOURCES_FILE}"
+                problems.append(Problem(path, where, message))
             elif upstream not in entry_names and upstream not in sources:
                 problems.append(
                     Problem(
                         path,
-                        f"inputs.{index}",
+                        where,
                         f"unknown input {upstream!r}: not a catalog entry nor a source in "
-                        f"{SOURCES_FILE}",
+                        f"{SOURCES_FILE}" + did_you_mean(upstream, entry_names | set(sources)),
                     )
                 )
     dependencies = {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,11 +13,27 @@ from catalog_assets.errors import CatalogAssetsError
 
 
 def display_path(path: Path | str) -> str:
-    """A path as a user would type it: relative to the working directory when below it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError, RuntimeError):
-        return str(path)
+    """A path as a user would type it: relative to the working directory when below it.
+
+    Links are not followed: a link in the catalog is named where it stands, not where it points.
+    """
+    here = os.path.abspath(os.getcwd())
+    there = os.path.abspath(path)
+    if there == here or there.startswith(here.rstrip(os.sep) + os.sep):
+        return os.path.relpath(there, here)
+    return str(path)
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate nearest ``name`` (a likely typo), if any is near enough."""
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the candidate nearest ``name``, else ``""``."""
+    hint = closest(name, candidates)
+    return f"; did you mean {hint!r}?" if hint else ""
 
 
 @dataclass(frozen=True)

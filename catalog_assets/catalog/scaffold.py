@@ -18,8 +18,9 @@ import nbformat
 
 from catalog_assets.catalog.discovery import Catalog, inspect_catalog
 from catalog_assets.catalog.notebooks import KERNEL_NAME, PARAMETERS_TAG, cell_source
+from catalog_assets.catalog.problems import did_you_mean
 from catalog_assets.catalog.schema import GROUP, is_valid_name, is_valid_owner
-from catalog_assets.catalog.static import analyse, closest, parse_cell
+from catalog_assets.catalog.static import analyse, parse_cell
 from catalog_assets.errors import CatalogAssetsError
 
 API_IMPORT = "from catalog_assets import notebook as catalog"
@@ -112,10 +113,9 @@ def _check_inputs(catalog: Catalog, inputs: list[str]) -> None:
     known = {*catalog.entries, *catalog.broken, *catalog.sources}
     for name in inputs:
         if name not in known:
-            hint = closest(name, known)
             raise ScaffoldError(
                 f"input {name!r} is neither an entry nor a source of the catalog"
-                + (f"; did you mean {hint!r}?" if hint else "")
+                + did_you_mean(name, known)
             )
 
 

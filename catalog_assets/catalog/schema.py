@@ -13,7 +13,7 @@ import sys
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from catalog_assets.catalog.checks import Check, Strict
 from catalog_assets.catalog.cron import cron_problem
@@ -44,7 +44,16 @@ def check_owner(owner: str) -> str:
     return owner
 
 
-Identifier = Annotated[str, Field(pattern=_NAME.pattern)]
+def _identifier(name: str) -> str:
+    if not is_valid_name(name):
+        raise ValueError(
+            f"{name!r} is not a Python identifier (letters, digits, '_', not starting with a "
+            "digit, not a keyword); it becomes a notebook variable of the same name"
+        )
+    return name
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
 Scalar = str | bool | int | float | None
 ParamValue = Scalar | list[Scalar]
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -123,15 +132,28 @@ class EntryMetadata(Strict):
                 )
         return value
 
-    @field_validator("params")
+    @field_validator("params", mode="before")
     @classmethod
-    def _params(cls, value: dict[str, ParamValue]) -> dict[str, ParamValue]:
-        for name in value:
-            if not is_valid_name(name):
-                raise ValueError(
-                    f"parameter {name!r} is not a Python identifier; each parameter becomes a "
-                    "notebook variable of the same name"
+    def _params(cls, value: object) -> object:
+        """Names and values checked before typing, so a nested value gets one plain sentence
+        instead of one line per member of the value union."""
+        if not isinstance(value, dict):
+            return value
+        found = []
+        for name, given in value.items():
+            if not isinstance(name, str) or not is_valid_name(name):
+                found.append(
+                    f"{name!r} is not a Python identifier (each parameter becomes a notebook "
+                    "variable of the same name)"
                 )
+            members = given if isinstance(given, list) else [given]
+            if not all(m is None or isinstance(m, str | bool | int | float) for m in members):
+                found.append(
+                    f"{name!r} is a {type(given).__name__}; a value is a string, number, "
+                    "true/false, null or a list of those (use several parameters instead)"
+                )
+        if found:
+            raise ValueError("; ".join(found))
         return value
 
     @field_validator("schedule")
@@ -279,7 +301,3 @@ class SourceSpec(Strict):
     @classmethod
     def _owner(cls, value: str | None) -> str | None:
         return check_owner(value) if value is not None else None
-
-
-class SourcesFile(Strict):
-    sources: list[SourceSpec] = Field(default_factory=list)

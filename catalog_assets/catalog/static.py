@@ -10,7 +10,6 @@ to add), and that nothing installs packages from inside the notebook. IPython sy
 from __future__ import annotations
 
 import ast
-import difflib
 import importlib.util
 import sys
 from collections.abc import Iterable
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog_assets.catalog.problems import Problem
+from catalog_assets.catalog.problems import Problem, closest, did_you_mean
 
 if TYPE_CHECKING:
     from catalog_assets.catalog.discovery import Entry
@@ -86,10 +85,19 @@ def _to_python(source: str) -> str:
 
 
 def parse_cell(source: str) -> ast.Module:
+    """A cell's syntax tree, reading IPython syntax too.
+
+    Raises:
+        SyntaxError: also for code nested beyond what the parser can hold, which Python reports
+            as RecursionError or MemoryError.
+    """
     try:
-        return ast.parse(source)
-    except SyntaxError:
-        return ast.parse(_to_python(source))
+        try:
+            return ast.parse(source)
+        except SyntaxError:
+            return ast.parse(_to_python(source))
+    except (RecursionError, MemoryError) as error:
+        raise SyntaxError("code nested too deeply for Python to read") from error
 
 
 def analyse(cells: Iterable[tuple[int, str]], parameters_cell: int | None = None) -> NotebookFacts:
@@ -193,11 +201,6 @@ def _call(
                 facts.local_reads.append((name.rsplit(".", 1)[-1], target, finding))
 
 
-def closest(name: str, candidates: Iterable[str]) -> str | None:
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
 def package_for(module: str) -> str:
     root = module.split(".")[0]
     return PACKAGE_OF.get(root, root.replace("_", "-"))
@@ -241,8 +244,12 @@ def check_code(
         Problem(notebook, _where(f), f"syntax error: {f.text}") for f in facts.syntax_errors
     ]
     declared = set(meta.inputs)
+    known = entry_names | set(sources)
+    # A misspelt input is reported once, on the metadata file with its correction; the load of
+    # the correct name and the never-loaded misspelling are the same mistake seen twice more.
+    corrections = {closest(n, known) for n in declared - known}
     for name, finding in facts.loads:
-        if name in declared:
+        if name in declared or name in corrections:
             continue
         if name in entry_names or name in sources:
             message = (
@@ -250,15 +257,14 @@ def check_code(
                 f"add it to inputs in {yaml_file.name}"
             )
         else:
-            hint = closest(name, declared) or closest(name, entry_names | set(sources))
             message = f"catalog.load({name!r}): no input, entry or source is named {name!r}" + (
-                f"; did you mean {hint!r}?" if hint else ""
+                did_you_mean(name, declared) or did_you_mean(name, entry_names | set(sources))
             )
         problems.append(Problem(notebook, _where(finding), message))
     loaded = {name for name, _ in facts.loads}
     if not facts.dynamic_loads:
         for index, name in enumerate(meta.inputs):
-            if name not in loaded:
+            if name not in loaded and name in known:
                 problems.append(
                     Problem(
                         yaml_file,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from catalog_assets.instance import materialize_command
 from catalog_assets.settings import Settings
 from catalog_assets.storage.store import CatalogStore
 
@@ -72,7 +73,7 @@ def report_entry(catalog_dir, name: str, made) -> int:
         print(f"{name} does not validate yet: fix the problems above, then `catalog validate`")
         return 1
     print(
-        f"{name} validates; materialize it with `dagster asset materialize --select {name}` "
-        "or from the UI"
+        f"{name} validates; materialize it from the UI or with "
+        f"`{materialize_command(name, Settings.from_env())}`"
     )
     return 0

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from catalog_assets.catalog.discovery import Catalog, Entry, inspect_catalog
-from catalog_assets.catalog.problems import CatalogError
-from catalog_assets.catalog.static import closest
+from catalog_assets.catalog.problems import CatalogError, did_you_mean
 from catalog_assets.errors import CatalogAssetsError, NotebookAPIError
+from catalog_assets.instance import materialize_command
 from catalog_assets.settings import Settings
 from catalog_assets.storage import formats
 from catalog_assets.storage.backend import sha256_file
@@ -43,10 +43,9 @@ def _check_declared(catalog: Catalog, name: str, call: str) -> None:
 
 
 def _unknown(name: str, catalog: Catalog, settings: Settings) -> NotebookAPIError:
-    hint = closest(name, [*catalog.entries, *catalog.broken, *catalog.sources])
     return NotebookAPIError(
         f"{name!r} is neither a catalog entry nor a source in {settings.catalog_dir}"
-        + (f"; did you mean {hint!r}?" if hint else "")
+        + did_you_mean(name, [*catalog.entries, *catalog.broken, *catalog.sources])
     )
 
 
@@ -68,8 +67,8 @@ def load(name: str) -> Any:
             deployment = settings.deployment
             raise NotebookAPIError(
                 f"no stored product {name!r} for the {deployment.label} deployment under "
-                f"{deployment.storage_url}; materialize it once (e.g. `dagster asset materialize "
-                f"-m catalog_assets.definitions --select {name}`)"
+                f"{deployment.storage_url}; materialize it once "
+                f"(`{materialize_command(name, settings)}`)"
             )
         return store.load(resolved.ref, policy_of(catalog.entries[name]))
     except NotebookAPIError:
