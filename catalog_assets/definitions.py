@@ -8,7 +8,7 @@ import dagster as dg
 
 from catalog_assets.catalog.discovery import load_catalog
 from catalog_assets.errors import DeploymentError
-from catalog_assets.instance import instance_problem
+from catalog_assets.instance import checkout_problem, instance_problem
 from catalog_assets.orchestration.assets import catalog_assets
 from catalog_assets.orchestration.automation import entry_schedules, sensors, source_assets
 from catalog_assets.orchestration.executor import catalog_executor
@@ -24,7 +24,7 @@ def defs() -> dg.Definitions:
     # collector's full passes, which otherwise rescan it every few hundred definitions built.
     gc.freeze()
     settings = Settings.from_env()
-    if problem := instance_problem(settings, settings.dagster_home):
+    if problem := instance_problem(settings, settings.dagster_home) or checkout_problem(settings):
         raise DeploymentError(problem)
     catalog = load_catalog(settings.catalog_dir, strict=settings.strict)
     storage = CatalogStorage.for_deployment(settings.deployment, settings.s3)
@@ -32,6 +32,8 @@ def defs() -> dg.Definitions:
         executed_dir=str(settings.executed_dir),
         project_dir=str(settings.home),
         report_path=settings.preview_report,
+        max_output_lines=settings.max_output_lines,
+        max_output_mb=settings.max_output_mb,
     )
     return dg.Definitions(
         assets=[*source_assets(catalog, SOURCE_LOCATION, SOURCE_FORMAT), *catalog_assets(catalog)],

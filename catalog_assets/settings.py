@@ -68,10 +68,13 @@ def project_home(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     if environ.get("CATALOG_HOME"):
         return Path(environ["CATALOG_HOME"])
+    return project_checkout() or Path.cwd()
+
+
+def project_checkout() -> Path | None:
+    """The checkout this package runs from (its code, ``pyproject.toml``), if it is one."""
     checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "workspace.yaml").exists():
-        return checkout
-    return Path.cwd()
+    return checkout if (checkout / "workspace.yaml").exists() else None
 
 
 def default_storage_url(environ: Mapping[str, str] | None = None) -> str:
@@ -209,6 +212,9 @@ class Settings:
     preview_report: str | None = None
     #: Start the refresh sensor by default (always in production; opt-in for local).
     refresh: bool = False
+    #: Stream output kept per cell (executed notebooks, compute logs): lines, and megabytes.
+    max_output_lines: int = 1000
+    max_output_mb: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -223,6 +229,8 @@ class Settings:
             prod_branch=environ.get("CATALOG_PROD_BRANCH") or "main",
             preview_report=environ.get("CATALOG_PREVIEW_REPORT") or None,
             refresh=environ.get("CATALOG_REFRESH", "").strip().lower() in _TRUE,
+            max_output_lines=int(_positive(environ, "CATALOG_MAX_OUTPUT_LINES", 1000)),
+            max_output_mb=_positive(environ, "CATALOG_MAX_OUTPUT_MB", 1.0),
         )
 
     @staticmethod
@@ -234,3 +242,128 @@ class Settings:
     def executed_dir(self) -> Path:
         """Executed notebooks, under the code server's working directory ("View notebook")."""
         return self.home / ".catalog" / "executed"
+
+
+def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
+    if not environ.get(name):
+        return default
+    try:
+        value = float(environ[name])
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise DeploymentError(f"{name}={environ[name]!r} is not a positive number")
+    return value
+
+
+#: What a notebook kernel is given of the environment: what Python, Jupyter, the numeric
+#: libraries and the catalog's storage need, never the deployment's other secrets (database
+#: URLs, tokens, Dagster's own settings).
+_KERNEL_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PYTHONPATH",
+        "PYTHONHASHSEED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONWARNINGS",
+        "PYTHONUTF8",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "MPLBACKEND",
+        "MPLCONFIGDIR",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "AWS_CA_BUNDLE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    }
+)
+_KERNEL_PREFIXES = (
+    "LC_",
+    "JUPYTER_",
+    "IPYTHON",
+    "XDG_",
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "NUMEXPR_",
+    "CATALOG_",
+)
+#: The deployment's credentials for storage, which the kernel needs to read its inputs.
+_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
+_KERNEL_CREDENTIALS = "CATALOG_KERNEL_"
+
+
+def kernel_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a notebook kernel: an allow-list of the step's, plus storage
+    credentials: ``CATALOG_KERNEL_AWS_*`` when given (credentials scoped for kernels, e.g. a
+    read-only role), else the deployment's own ``AWS_*``."""
+    env = {
+        name: value
+        for name, value in environ.items()
+        if (name in _KERNEL_NAMES or name.startswith(_KERNEL_PREFIXES))
+        and not name.startswith(_KERNEL_CREDENTIALS)
+    }
+    scoped = {
+        name[len(_KERNEL_CREDENTIALS) :]: value
+        for name, value in environ.items()
+        if name.startswith(_KERNEL_CREDENTIALS + "AWS_")
+    }
+    env.update(scoped or {name: environ[name] for name in _CREDENTIALS if name in environ})
+    return env
+
+
+_SECRET_NAME = re.compile(
+    r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|API_KEY|ACCESS_KEY|"
+    r"DATABASE_URL|_DSN$|^DSN$|_URI$|_URL$",
+    re.IGNORECASE,
+)
+
+
+def secret_values(environ: Mapping[str, str]) -> list[str]:
+    """Values in the environment that must never appear in an artefact: those of variables
+    named like secrets, and the user:password part of any URL-valued variable."""
+    found = set()
+    for name, value in environ.items():
+        if not value or len(value) < 6:
+            continue
+        if _SECRET_NAME.search(name) and not name.endswith(("_URL", "_URI")):
+            found.add(value)
+        for user_info in re.findall(r"://([^/@\s]+)@", value):
+            if ":" in user_info:
+                found.add(user_info.split(":", 1)[1])
+                found.add(user_info)
+    return sorted(found, key=len, reverse=True)

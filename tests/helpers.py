@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -131,17 +132,27 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> N
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """A real S3 API server (moto_server) on a free loopback port; yields its URL."""
+    with moto_process() as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def moto_process(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """moto_server in a process of its own (a test may stop it); yields its URL and process."""
     port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url, server)
-        yield url
+        yield url, server
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server.pid, signal.SIGCONT)
         server.terminate()
         server.wait(timeout=20)
 

@@ -7,6 +7,8 @@ and exit code 2; a command reporting catalog problems exits 1.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +26,8 @@ from catalog_assets.cli import (
     sample_data,
     validate,
 )
-from catalog_assets.errors import CatalogAssetsError
+from catalog_assets.errors import CatalogAssetsError, redact
+from catalog_assets.settings import secret_values
 
 COMMANDS = (
     validate,
@@ -51,13 +54,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.register(commands)
     args = parser.parse_args(argv)
     args.catalog_path = Path(args.catalog) if getattr(args, "catalog", None) else None
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not valid UTF-8 is printed escaped rather than crashing the report.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return args.run(args)
-    except CatalogAssetsError as error:
+    except BrokenPipeError:
+        # The reader went away (``catalog history --json | head``): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (CatalogAssetsError, OSError) as error:
+        # A user error (or a file the user named that cannot be read or written): one line.
         if args.debug:
             raise
-        print(f"catalog {args.command}: {error}", file=sys.stderr)
+        message = error if isinstance(error, CatalogAssetsError) else _os_error(error)
+        print(
+            f"catalog {args.command}: {redact(str(message), secret_values(os.environ))}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"catalog {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error(error: OSError) -> str:
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}"

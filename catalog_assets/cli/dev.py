@@ -9,7 +9,7 @@ import sys
 
 from catalog_assets.errors import CatalogAssetsError
 from catalog_assets.instance import prepare_instance
-from catalog_assets.settings import Settings
+from catalog_assets.settings import Settings, project_checkout
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,11 +31,9 @@ def run_instance(args: argparse.Namespace) -> int:
 def run_dev(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     home = prepare_instance(settings)
-    dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or shutil.which(
-        "dagster"
-    )
-    if dagster is None:
-        raise CatalogAssetsError("the dagster command is not installed in this environment")
+    dg = shutil.which("dg", path=os.path.dirname(sys.executable)) or shutil.which("dg")
+    if dg is None:
+        raise CatalogAssetsError("the dg command (dagster-dg-cli) is not installed here")
     print(
         f"catalog dev: the {settings.deployment.label} deployment, storage "
         f"{settings.deployment.storage_url}/{settings.deployment.area}, Dagster instance {home}",
@@ -43,5 +41,11 @@ def run_dev(args: argparse.Namespace) -> int:
     )
     os.chdir(settings.home)
     os.environ["DAGSTER_HOME"] = str(home)
-    os.execv(dagster, [dagster, "dev", "-h", args.host, "-p", str(args.port)])
+    # `dg dev` (which `dagster dev` now defers to) stops cleanly on Ctrl-C or SIGTERM. Its code
+    # server works in the checkout, where the UI's "View notebook" finds executed notebooks.
+    project = project_checkout() or settings.home
+    os.execv(
+        dg,
+        [dg, "dev", "--target-path", str(project), "--host", args.host, "--port", str(args.port)],
+    )
     return 0  # not reached

@@ -16,8 +16,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seed", type=int, default=SampleConfig.seed, help="random seed (same seed, same data)"
     )
-    parser.add_argument("--members", type=int, default=SampleConfig.members)
+    parser.add_argument(
+        "--members",
+        type=_members,
+        default=SampleConfig.members,
+        help=f"loyalty members to generate (at least {MIN_MEMBERS})",
+    )
     parser.set_defaults(run=run)
+
+
+MIN_MEMBERS = 100
+
+
+def _members(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < MIN_MEMBERS:
+        raise argparse.ArgumentTypeError(f"{value} is too few: give at least {MIN_MEMBERS}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

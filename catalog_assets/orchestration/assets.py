@@ -6,13 +6,16 @@ checks versions. What its step does is in ``orchestration.step``.
 """
 
 import logging
+import os
 from typing import Any
 
 import dagster as dg
 
 from catalog_assets.catalog.discovery import BrokenEntry, Catalog, Entry
 from catalog_assets.catalog.fingerprint import versions
+from catalog_assets.errors import CatalogAssetsError, redact
 from catalog_assets.orchestration.step import StepPlan, materialize_entry
+from catalog_assets.settings import secret_values
 from catalog_assets.storage import formats
 
 KINDS = {"dataset": "pandas", "model": "scikit-learn"}
@@ -74,7 +77,14 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
         required_resource_keys={"catalog_storage", "notebook_runner"},
     )
     def _notebook_asset(context: dg.AssetExecutionContext):
-        yield from materialize_entry(context, plan)
+        try:
+            yield from materialize_entry(context, plan)
+        except CatalogAssetsError as error:
+            # A storage or catalog error is one clear line in the UI, not a traceback, and never
+            # carries a credential (an endpoint URL with user:password, a secret's value).
+            raise dg.Failure(
+                description=f"{entry.name}: {redact(str(error), secret_values(os.environ))}"
+            ) from None
 
     return _notebook_asset
 

@@ -17,12 +17,15 @@ and independent of catalog size (see BENCHMARKS.md).
 
 from __future__ import annotations
 
+import collections
 import copy
 import sys
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
@@ -33,6 +36,7 @@ with warnings.catch_warnings():
     # would greet every code-location load.
     warnings.simplefilter("ignore", BetaWarning)
     from dagstermill.engine import DagstermillEngine, DagstermillNotebookClient
+from nbclient.exceptions import DeadKernelError
 from papermill.engines import papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from papermill.log import logger
@@ -48,23 +52,124 @@ TEARDOWN_SOURCE = "import catalog_assets.kernel.api as __catalog_run\n__catalog_
 _KERNEL_START_ATTEMPTS = 3
 
 
+def _where(cell: int | None) -> str:
+    return f"cell {cell}" if cell is not None else "a cell catalog_assets injected"
+
+
 class NotebookFailed(RuntimeError):
-    """A cell raised. ``cell`` (its position in the notebook as written, from 1, or None for an
-    injected cell) and ``ename``/``evalue`` say which and what."""
+    """The notebook did not run to its end. ``cell`` is the cell's position in the notebook as
+    written (from 1; None for an injected cell)."""
+
+    def __init__(self, message: str, cell: int | None):
+        self.cell = cell
+        super().__init__(message)
+
+
+class CellRaised(NotebookFailed):
+    """A cell raised; ``ename`` and ``evalue`` say what."""
 
     def __init__(self, error: PapermillExecutionError, cell: int | None):
-        self.cell = cell
-        self.ename = error.ename
-        self.evalue = error.evalue
-        where = f"cell {cell}" if cell is not None else "a cell catalog_assets injected"
-        super().__init__(f"{where} raised {error.ename}: {error.evalue}")
+        self.ename, self.evalue = error.ename, error.evalue
+        super().__init__(f"{_where(cell)} raised {error.ename}: {error.evalue}", cell)
+
+
+class KernelDied(NotebookFailed):
+    """The kernel process ended while a cell ran: killed, out of memory, or exited by the code."""
+
+    def __init__(self, cell: int | None):
+        super().__init__(
+            f"the kernel died while {_where(cell)} ran (it was killed, ran out of memory, or the "
+            "notebook exited it, e.g. with os._exit or sys.exit in a subprocess)",
+            cell,
+        )
+
+
+@dataclass(frozen=True)
+class OutputCap:
+    """How much stream output of one cell is kept: the first ``head`` and last ``tail`` lines,
+    and at most ``bytes`` of the head; the middle is cut, with a line saying how much."""
+
+    head: int = 800
+    tail: int = 200
+    bytes: int = 1_000_000
+
+
+class _StreamCut:
+    """One cell's stream output, cut to a head and a tail per stream (stdout, stderr)."""
+
+    def __init__(self, cap: OutputCap):
+        self.cap = cap
+        self.kept: dict[str, list[int]] = {}  # name -> [lines, bytes]
+        self.cut: dict[str, list[int]] = {}  # name -> [lines, bytes]
+        self.tails: dict[str, collections.deque[str]] = {}
+
+    def take(self, name: str, text: str) -> str:
+        kept = self.kept.setdefault(name, [0, 0])
+        keep = []
+        for line in text.splitlines(keepends=True):
+            within = kept[0] < self.cap.head and kept[1] + len(line) <= self.cap.bytes
+            if within and name not in self.cut:
+                keep.append(line)
+                kept[0] += 1
+                kept[1] += len(line)
+                continue
+            tail = self.tails.setdefault(name, collections.deque(maxlen=self.cap.tail))
+            cut = self.cut.setdefault(name, [0, 0])
+            if len(tail) == tail.maxlen:
+                evicted = tail[0]
+                cut[0] += 1
+                cut[1] += len(evicted)
+            tail.append(line[: self.cap.bytes // max(self.cap.tail, 1)])
+        return "".join(keep)
+
+    def endings(self) -> list[tuple[str, str]]:
+        """For each cut stream: the line saying what was cut, then the kept tail."""
+        found = []
+        for name, (lines, size) in self.cut.items():
+            tail = "".join(self.tails.get(name, ()))
+            marker = (
+                f"\n[… {lines:,} lines ({size / 1e6:.1f} MB) of {name} cut by catalog_assets; "
+                f"the last {len(self.tails.get(name, ()))} follow. Set CATALOG_MAX_OUTPUT_LINES "
+                "to keep more …]\n"
+            )
+            found.append((name, marker + tail))
+        return found
 
 
 class _CatalogNotebookClient(DagstermillNotebookClient):
+    """dagstermill's client, which also caps each cell's stream output and remembers which cell
+    is running (to name it if the kernel dies)."""
+
+    output_cap: OutputCap | None = None
+    progress: dict[str, Any] | None = None
+
     def execute_cell(self, cell, cell_index, *args, **kwargs):
-        if TEARDOWN_TAG in cell.metadata.get("tags", []):
+        teardown = TEARDOWN_TAG in cell.metadata.get("tags", [])
+        if teardown:
             cell.source = TEARDOWN_SOURCE
-        return super().execute_cell(cell, cell_index, *args, **kwargs)
+        elif self.progress is not None:
+            self.progress["cell"] = cell_index  # the teardown that follows a death is not it
+        cuts = self.__dict__.setdefault("_cuts", {})
+        if self.output_cap is not None:
+            cuts[cell_index] = _StreamCut(self.output_cap)
+        try:
+            return super().execute_cell(cell, cell_index, *args, **kwargs)
+        finally:
+            cut = cuts.pop(cell_index, None)
+            for name, text in cut.endings() if cut else []:
+                ending = nbformat.v4.new_output("stream", name=name, text=text)
+                cell.outputs.append(ending)
+                self.log_output_message(ending)
+
+    def output(self, outs, msg, display_id, cell_index):
+        cut = self.__dict__.get("_cuts", {}).get(cell_index)
+        if cut is not None and msg["msg_type"] == "stream":
+            content = msg["content"]
+            kept = cut.take(content.get("name", "stdout"), content.get("text", ""))
+            if not kept:
+                return None
+            msg = {**msg, "content": {**content, "text": kept}}
+        return super().output(outs, msg, display_id, cell_index)
 
 
 class _CatalogEngine(DagstermillEngine):
@@ -81,6 +186,8 @@ class _CatalogEngine(DagstermillEngine):
         start_timeout=120,
         execution_timeout=None,
         kernel_env=None,
+        output_cap=None,
+        progress=None,
         **kwargs,
     ):
         safe_kwargs = remove_args(["timeout", "startup_timeout", "input_path"], **kwargs)
@@ -96,7 +203,9 @@ class _CatalogEngine(DagstermillEngine):
         )
         # The kernel's environment is given explicitly: what it needs (endpoints, credentials)
         # reaches it there, never through a cell saved in the executed notebook.
-        return _CatalogNotebookClient(nb_man, **final_kwargs).execute(env=kernel_env)
+        client = _CatalogNotebookClient(nb_man, **final_kwargs)
+        client.output_cap, client.progress = output_cap, progress
+        return client.execute(env=kernel_env)
 
 
 def inject(
@@ -138,17 +247,20 @@ def run_notebook(
     executed_path: Path,
     warn: Callable[[str], None],
     kernel_env: dict[str, str] | None = None,
+    output_cap: OutputCap | None = None,
 ) -> None:
     """Execute the notebook with the injected cells; the executed copy is always written.
 
-    Cell output streams to this process's stdout/stderr, i.e. the step's captured logs.
+    Cell output streams to this process's stdout/stderr, i.e. the step's captured logs, cut to
+    ``output_cap`` per cell there and in the executed notebook.
 
     Raises:
-        NotebookFailed: a cell raised (the executed notebook shows which, with the traceback).
+        NotebookFailed: a cell raised, or the kernel died (the executed notebook shows where).
     """
     papermill_engines.register(ENGINE_NAME, _CatalogEngine)
     nb, positions = inject(nbformat.read(notebook_path, as_version=4), setup, parameters)
     executed_path.parent.mkdir(parents=True, exist_ok=True)
+    progress: dict[str, Any] = {"cell": None}
     for attempt in range(1, _KERNEL_START_ATTEMPTS + 1):
         try:
             papermill.execute_notebook(
@@ -162,6 +274,8 @@ def run_notebook(
                 stderr_file=sys.stderr,
                 start_timeout=120,
                 kernel_env=kernel_env,
+                output_cap=output_cap,
+                progress=progress,
                 # The kernel starts in the notebook's folder, as in Jupyter, without this process
                 # changing its own working directory (papermill's `cwd` would).
                 resources={"metadata": {"path": str(notebook_path.parent)}},
@@ -170,7 +284,11 @@ def run_notebook(
         except PapermillExecutionError as error:
             index = error.cell_index
             cell = positions[index] if 0 <= index < len(positions) else None
-            raise NotebookFailed(error, cell) from None
+            raise CellRaised(error, cell) from None
+        except DeadKernelError:
+            index = progress["cell"]
+            cell = positions[index] if index is not None and 0 <= index < len(positions) else None
+            raise KernelDied(cell) from None
         except RuntimeError as error:
             if "Kernel died before replying" not in str(error) or attempt == _KERNEL_START_ATTEMPTS:
                 raise

@@ -32,7 +32,8 @@ from catalog_assets.storage.refs import CheckResult
 from catalog_assets.storage.store import CatalogStore
 
 PREVIEW_TAG = "catalog/preview"
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+#: The run's event log goes to stderr, which ``catalog preview`` keeps as ``preview.log``.
+LOGGED = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 
 
 def say(message: str) -> None:
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             instance=instance,
             asset_selection=[dg.AssetKey(name)],
             raise_on_error=False,
-            run_config=QUIET,
+            run_config=LOGGED,
             tags={PREVIEW_TAG: args.head_commit[:12]},
         )
         seconds = time.monotonic() - started

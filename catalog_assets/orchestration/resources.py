@@ -80,6 +80,19 @@ class NotebookRunner(dg.ConfigurableResource):
     project_dir: str | None = None
     #: The review report of the preview these runs belong to, linked from branch materializations.
     report_path: str | None = None
+    #: Stream output kept per cell, in executed notebooks and compute logs.
+    max_output_lines: int = 1000
+    max_output_mb: float = 1.0
+
+    def output_cap(self) -> Any:
+        from catalog_assets.orchestration.execution import OutputCap
+
+        head = max(1, int(self.max_output_lines * 0.8))
+        return OutputCap(
+            head=head,
+            tail=max(1, self.max_output_lines - head),
+            bytes=int(self.max_output_mb * 1_000_000),
+        )
 
     def executed_path(self, run_id: str, entry: str) -> Path:
         return Path(self.executed_dir) / run_id / f"{entry}.ipynb"

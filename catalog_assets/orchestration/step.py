@@ -24,6 +24,7 @@ import dagster as dg
 from catalog_assets.catalog.discovery import Entry
 from catalog_assets.catalog.fingerprint import Versions
 from catalog_assets.catalog.schema import SourceSpec
+from catalog_assets.errors import redact
 from catalog_assets.kernel.protocol import (
     DeploymentSpec,
     InputSpec,
@@ -33,7 +34,7 @@ from catalog_assets.kernel.protocol import (
 )
 from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
-from catalog_assets.settings import PROD_AREA, Deployment
+from catalog_assets.settings import PROD_AREA, Deployment, kernel_environment, secret_values
 from catalog_assets.storage import formats
 from catalog_assets.storage.promotion import find_promotable, promoted_ref
 from catalog_assets.storage.refs import CheckResult, InputVersion, Ref
@@ -191,7 +192,13 @@ def materialize_entry(
         )
         spec_path = folder / "spec.json"
         spec.write(spec_path)
-        kernel_env = {**os.environ, **storage.kernel_environment(), **runner.kernel_path()}
+        # The kernel gets an allow-list of this process's environment and the deployment's
+        # storage credentials, never its other secrets.
+        kernel_env = {
+            **kernel_environment(os.environ),
+            **storage.kernel_environment(),
+            **runner.kernel_path(),
+        }
         try:
             run_notebook(
                 entry.notebook_path,
@@ -200,18 +207,21 @@ def materialize_entry(
                 executed,
                 context.log.warning,
                 kernel_env=kernel_env,
+                output_cap=runner.output_cap(),
             )
         except NotebookFailed as failure:
+            secrets = secret_values(os.environ)
             extra = _keep_executed(store, executed, run_id, entry.name)
+            error = redact(str(failure), secrets)
             context.log_event(
                 dg.AssetObservation(
                     asset_key=entry.name,
-                    metadata={"executed_notebook": notebook_link, **extra, "error": str(failure)},
+                    metadata={"executed_notebook": notebook_link, **extra, "error": error},
                 )
             )
             raise dg.Failure(
                 description=(
-                    f"{entry.notebook_path}: {failure}. {_kept(store, entry.name)} The executed "
+                    f"{entry.notebook_path}: {error}. {_kept(store, entry.name)} The executed "
                     f"notebook, with the traceback, is at {executed}"
                 ),
                 metadata={"executed_notebook": notebook_link},

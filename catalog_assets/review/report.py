@@ -332,13 +332,13 @@ def render_markdown(review: Review, report_path: str) -> str:
         lines.append("No catalog entry changes.")
     else:
         lines += [
-            "| entry | change | rows (production → branch) | schema | metrics | checks |",
+            "| entry | change | rows (production → branch) | columns | metrics | checks |",
             "|---|---|---|---|---|---|",
         ]
         for item in review.entries:
             lines.append(
                 f"| `{item.change.name}` | {item.change.kind} | {_md_rows(item)} | "
-                f"{_md_schema(item)} | {_md_metrics(item)} | {_md_checks(item)} |"
+                f"{_md_columns(item)} | {_md_metrics(item)} | {_md_checks(item)} |"
             )
     for source in review.sources:
         lines.append(f"- source `{source.name}`: {source.kind}")
@@ -351,15 +351,29 @@ def _md_rows(item: EntryReview) -> str:
     if diff is None:
         return "—"
     delta = diff.rows_head - diff.rows_base
-    return f"{diff.rows_base:,} → {diff.rows_head:,} ({delta:+,})"
+    shown = f"{diff.rows_base:,} → {diff.rows_head:,} ({delta:+,})"
+    if diff.rows_changed is not None and diff.key:
+        counts = [
+            f"{count:,} {label}"
+            for count, label in (
+                (diff.rows_changed, "changed"),
+                (diff.rows_added, "added"),
+                (diff.rows_removed, "removed"),
+            )
+            if count
+        ]
+        shown += f"; by {', '.join(diff.key)}: {', '.join(counts) or 'no row differs'}"
+    return shown
 
 
-def _md_schema(item: EntryReview) -> str:
+def _md_columns(item: EntryReview) -> str:
+    """Columns added, removed or retyped, and columns whose values differ row by row."""
     diff = item.frame_diff
     if diff is None:
         return "—"
     parts = [f"+{c}" for c, _ in diff.added_columns] + [f"−{c}" for c, _ in diff.removed_columns]
     parts += [f"{c}: {a}→{b}" for c, a, b in diff.retyped_columns]
+    parts += [f"{name} {rate:.1%} equal" for name, rate in diff.match_rates.items() if rate < 1.0]
     return ", ".join(parts) or "unchanged"
 
 

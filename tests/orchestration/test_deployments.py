@@ -1,6 +1,7 @@
 """Deployments: local, branch and production on a local root and on a real S3 server."""
 
 import os
+import subprocess
 
 import dagster as dg
 import nbformat
@@ -191,6 +192,36 @@ def test_a_deployment_refuses_another_deployments_dagster_instance(
     with pytest.raises(DeploymentError, match="is the Dagster instance of the branches/"):
         load_defs()
     monkeypatch.setenv("DAGSTER_HOME", str(prepare_instance(Settings.from_env())))
+    assert load_defs() is not None
+
+
+def test_production_refuses_a_checkout_of_another_branch(catalog_env, catalog_dir, monkeypatch):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(catalog_dir), *args], check=True, capture_output=True)
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(catalog_dir.parent))
+    git("init", "-q", "-b", "main")
+    git(
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
+    git("checkout", "-q", "-b", "feature/bands")
+    use_deployment(monkeypatch, "prod")
+    with pytest.raises(DeploymentError, match="checkout of 'feature/bands'; check out main"):
+        load_defs()
+    use_deployment(monkeypatch, "local")  # any other deployment runs the branch it is on
+    assert load_defs() is not None
+    use_deployment(monkeypatch, "prod")
+    git("checkout", "-q", "--detach")  # how CI checks out a merge commit
+    assert load_defs() is not None
+    git("checkout", "-q", "main")
     assert load_defs() is not None
 
 

@@ -195,6 +195,14 @@ def test_new_and_adopted_entries_validate_and_materialize(
         )
         == 0
     )
+    hint = capsys.readouterr().out.splitlines()[-1]
+    assert hint.startswith("visit_counts validates; materialize it from the UI or with `")
+    # The command it prints works as printed, from the project directory.
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    shown = subprocess.run(
+        ["bash", "-c", hint.split("`")[1]], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and "RUN_SUCCESS" in shown.stderr, shown.stderr[-3000:]
     assert (
         main(["new", "baseline", "--group", "demo", "--kind", "model", "--owner", "team:ds"]) == 0
     )
@@ -215,7 +223,7 @@ def test_new_and_adopted_entries_validate_and_materialize(
     out = capsys.readouterr().out
     assert "adopted" in out and "cohort_retention_2024" in out and "handing back `retention`" in out
     assert main(["validate"]) == 0
-    result = materialize("visit_counts", "baseline", "cohort_retention_2024")
+    result = materialize("baseline", "cohort_retention_2024")
     assert result.success
     settings = Settings.from_env()
     store = CatalogStore.open(settings.deployment, settings.s3)

@@ -132,6 +132,9 @@ def test_preview_runs_exactly_what_changed_and_leaves_production_untouched(repo,
         assert f'<span class="badge {kind}">{kind}</span>' in text
     summary = report.with_name("report.md").read_text()
     assert all(f"`{name}` | {kind}" in summary for name, kind in classes.items())
+    # The runs' event log is kept beside the report.
+    log = report.with_name("preview.log").read_text()
+    assert all(f"{name} - STEP_SUCCESS" in log for name in runs), log[-2000:]
     runs_tagged = instance.get_runs()
     assert all(r.tags["catalog/branch"] == branch for r in runs_tagged)
     assert all(r.tags["catalog/deployment"] == "branch" for r in runs_tagged)
@@ -148,6 +151,11 @@ def test_the_report_shows_the_data_and_model_differences(repo, capsys):
     assert re.search(r"added</span></td><td>scored_at</td>", scores)
     assert "Rows by key (member_id)" in scores and "Sample of changed rows" in scores
     assert "risk_band (production)" in scores and "data:image/png;base64," in scores
+    # The pull-request summary says the same in a line: rows by key and the columns that moved.
+    summary = report.with_name("report.md").read_text()
+    row = next(line for line in summary.splitlines() if line.startswith("| `churn_scores`"))
+    assert re.search(r"; by member_id: [\d,]+ changed", row), row
+    assert "+scored_at" in row and re.search(r"risk_band \d+\.\d% equal", row), row
     # The retrained model's metric shows its delta, and both models scored the same rows.
     model = text[text.index('id="churn_model"') : text.index('id="churn_scores"')]
     assert re.search(r"<td>roc_auc</td><td>0\.\d+</td><td>0\.\d+</td><td><span class=", model)
