@@ -2,15 +2,20 @@
 
 import contextlib
 import hashlib
+import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -164,3 +169,136 @@ def area_digests(backend, prefix: str) -> dict[str, str]:
         with backend.reading(info.key) as path:
             found[info.key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return found
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(status.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    """One GraphQL request to a Dagster webserver; returns its ``data``."""
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        body = json.load(answer)
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+@contextlib.contextmanager
+def catalog_dev(
+    log: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`catalog dev` started from the project as `make dev` does, on a free port; yields its URL
+    and process once the UI answers, and stops it with SIGTERM (as a service manager would)."""
+    port = free_port()
+    with open(log, "w") as output:
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "catalog_assets.cli", "dev", "--port", str(port)],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env if env is not None else dict(os.environ),
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/server_info", dev, timeout=120)
+        yield url, dev
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        try:
+            dev.wait(timeout=60)
+        finally:
+            if dev.poll() is None:
+                dev.kill()
+
+
+class _Forwarding(BaseHTTPRequestHandler):
+    """Forwards every request to ``target`` unless ``gate`` answers it first with (status, body)."""
+
+    target = ""
+    gate: Callable[[BaseHTTPRequestHandler], tuple[int, bytes] | None] = staticmethod(
+        lambda handler: None
+    )
+
+    def _forward(self) -> None:
+        answer = type(self).gate(self)
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length) if length else None
+        if answer is None:
+            # http.client sends the request as it came (urllib would add a form Content-Type to
+            # a body without one, which the server then parses away). Host is kept as signed, so
+            # a server checking SigV4 signatures accepts it; Expect is dropped: the body is read.
+            target = urllib.parse.urlsplit(self.target)
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+            forwarded = {
+                name: value
+                for name, value in self.headers.items()
+                if name.lower() not in ("content-length", "expect")
+            }
+            connection.request(self.command, self.path, body=data, headers=forwarded)
+            response = connection.getresponse()
+            status, headers, payload = response.status, response.headers, response.read()
+            connection.close()
+        else:
+            (status, payload), headers = answer, {}
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in (
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "date",
+                "server",
+            ):
+                self.send_header(name, value)
+        # A HEAD answer has no body but says the object's length, as the server said it.
+        length = headers.get("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def s3_error(status: int, code: str, message: str) -> tuple[int, bytes]:
+    return status, f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+
+
+@contextlib.contextmanager
+def s3_proxy(
+    target: str, gate: Callable[[BaseHTTPRequestHandler], tuple[int, bytes] | None]
+) -> Iterator[str]:
+    """An HTTP proxy in front of an S3 server on loopback, where ``gate`` sees each request and
+    may answer it itself (a fault, a refusal); yields the proxy's URL."""
+    handler = type("Gated", (_Forwarding,), {"target": target, "gate": staticmethod(gate)})
+    proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}"
+    finally:
+        proxy.shutdown()

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from catalog_assets.cli import (
     adopt,
@@ -20,6 +21,7 @@ from catalog_assets.cli import (
     gc,
     history,
     new,
+    policy,
     preview,
     reload,
     rollback,
@@ -39,15 +41,21 @@ COMMANDS = (
     history,
     rollback,
     gc,
+    policy,
     dev,
     reload,
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, saying a usage mistake in one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="catalog", description="Work with the notebook catalog and its storage."
-    )
+    parser = _Parser(prog="catalog", description="Work with the notebook catalog and its storage.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:

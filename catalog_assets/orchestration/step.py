@@ -36,6 +36,7 @@ from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
 from catalog_assets.settings import PROD_AREA, Deployment, kernel_environment, secret_values
 from catalog_assets.storage import formats
+from catalog_assets.storage.backend import sha256_file
 from catalog_assets.storage.promotion import find_promotable, promoted_ref
 from catalog_assets.storage.refs import CheckResult, InputVersion, Ref
 from catalog_assets.storage.store import CatalogStore, Promoted, Staged
@@ -208,9 +209,10 @@ def materialize_entry(
                 context.log.warning,
                 kernel_env=kernel_env,
                 output_cap=runner.output_cap(),
+                secrets=tuple(secret_values({**os.environ, **kernel_env})),
             )
         except NotebookFailed as failure:
-            secrets = secret_values(os.environ)
+            secrets = secret_values({**os.environ, **kernel_env})
             extra = _keep_executed(store, executed, run_id, entry.name)
             error = redact(str(failure), secrets)
             context.log_event(
@@ -509,6 +511,6 @@ def _keep_executed(store: CatalogStore, executed: Path, run_id: str, entry: str)
     does not outlive the run. Locally the file under the project is the copy the UI opens."""
     if store.backend.staging_root() is not None or not executed.exists():
         return {}
-    key = store.executed_key(run_id, entry)
+    key = store.executed_key(run_id, entry, sha256_file(executed))
     store.keep_file(executed, key)
     return {"executed_notebook_uri": dg.MetadataValue.url(store.backend.uri(key))}

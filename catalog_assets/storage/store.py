@@ -3,13 +3,12 @@
 Layout under the storage root::
 
     sources/<location>                          provider data; read-only for every deployment
-    objects/<entry>/<sha256>.<ext>              products: content-addressed, immutable, shared by
-                                                all areas, create-only (never overwritten by a
-                                                branch, deleted only by `catalog gc`)
+    <area>/objects/<entry>/<sha256>.<ext>       products: content-addressed, immutable,
+                                                create-only (deleted only by `catalog gc`)
     <area>/refs/<entry>.json                    the area's current version of an entry (the ref)
     <area>/refs/<entry>/<partition>.json        ... of one partition of a partitioned entry
     <area>/history/<entry>/<time>-<run>.json    every ref ever written there, for history/rollback
-    <area>/executed/<run_id>/<entry>.ipynb      executed notebooks (remote storage)
+    <area>/executed/<run_id>/<entry>-<sha256>.ipynb  executed notebooks (remote storage)
 
 ``<area>`` is ``local``, ``prod`` or ``branches/<slug>-<hash>``. A product is staged as a local
 file, hashed, stored once as its object (create-only: if the object exists its bytes are verified
@@ -19,7 +18,9 @@ SHA-256 against the ref. A branch reads its own ref, else production's; since ob
 immutable, the version a branch read still exists after production moves on.
 
 A branch may write only under its own area, and objects only create-only; nothing it can do through
-this store changes or deletes bytes production reads. No Dagster imports.
+this store changes or deletes bytes production reads, and the branch IAM policy (deploy/iam/)
+holds its credentials to the same. Promotion copies a branch's object into production's area.
+No Dagster imports.
 """
 
 from __future__ import annotations
@@ -161,8 +162,10 @@ class CatalogStore:
     def source_key(self, location: str) -> str:
         return keys.join(SOURCES, location)
 
-    def executed_key(self, run_id: str, entry: str) -> str:
-        return keys.join(self.area, EXECUTED, run_id, f"{entry}.ipynb")
+    def executed_key(self, run_id: str, entry: str, sha256: str) -> str:
+        """Named by content, like objects, so keeping one is a create-only write (a retried step
+        keeps its own notebook beside the first attempt's)."""
+        return keys.join(self.area, EXECUTED, run_id, f"{entry}-{sha256[:12]}.ipynb")
 
     # Reading.
 
@@ -450,6 +453,8 @@ class CatalogStore:
             return self.commit(staged)
 
     def keep_file(self, path: Path, key: str) -> None:
-        """Store a local file (an executed notebook) in this deployment's area."""
+        """Store a local file (an executed notebook) in this deployment's area, create-only: the
+        key names the content, so a key that exists already holds these bytes."""
         self._check_writable(key)
-        self.backend.put_file(path, key)
+        with contextlib.suppress(PreconditionFailed):
+            self.backend.put_file(path, key, if_absent=True)

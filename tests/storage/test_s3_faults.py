@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import numpy as np
@@ -20,7 +19,7 @@ from catalog_assets.errors import StorageError
 from catalog_assets.settings import Deployment
 from catalog_assets.storage import formats
 from catalog_assets.storage.store import CatalogStore
-from tests.helpers import area_digests, free_port, moto_process
+from tests.helpers import area_digests, moto_process, s3_error, s3_proxy
 
 pytestmark = pytest.mark.s3
 POLICY = formats.LoadPolicy()
@@ -124,74 +123,28 @@ def test_an_endpoint_that_never_answers_fails_within_our_timeouts(credentials, t
     assert time.monotonic() - started < 60
 
 
-class _Flaky(BaseHTTPRequestHandler):
-    """A proxy to the S3 server that answers the first GETs of an object with 503 SlowDown."""
-
-    failures = 2
-    seen: list[str] = []
-    target = ""
-
-    def _forward(self) -> None:
-        import urllib.request
-
-        type(self).seen.append(self.command)
-        if self.command == "GET" and "/refs/" in self.path and type(self).failures > 0:
-            type(self).failures -= 1
-            body = b"<Error><Code>SlowDown</Code><Message>Please reduce your rate</Message></Error>"
-            self.send_response(503)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length) if length else None
-        request = urllib.request.Request(self.target + self.path, data=data, method=self.command)
-        for name, value in self.headers.items():
-            if name.lower() not in ("host", "content-length"):
-                request.add_header(name, value)
-        try:
-            with urllib.request.urlopen(request) as response:
-                status, headers, payload = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            status, headers, payload = error.code, error.headers, error.read()
-        self.send_response(status)
-        for name, value in headers.items():
-            if name.lower() not in (
-                "content-length",
-                "transfer-encoding",
-                "connection",
-                "date",
-                "server",
-            ):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 def test_transient_errors_are_retried_with_backoff(credentials):
+    failures, seen = [2], []
+
+    def slow_down(request) -> tuple[int, bytes] | None:
+        """The first GETs of a ref are answered 503 SlowDown, as S3 does under load."""
+        seen.append(request.command)
+        if request.command == "GET" and "/refs/" in request.path and failures[0] > 0:
+            failures[0] -= 1
+            return s3_error(503, "SlowDown", "Please reduce your rate")
+        return None
+
     with moto_process() as (endpoint, _):
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="flaky")
         ref = store("s3://flaky/root", endpoint).write_value(
             pd.DataFrame({"x": [1]}), {"entry": "t"}, POLICY
         )
-        _Flaky.target, _Flaky.failures, _Flaky.seen = endpoint, 2, []
-        proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), _Flaky)
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        try:
-            url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        with s3_proxy(endpoint, slow_down) as url:
             through_proxy = store("s3://flaky/root", url, max_attempts=4, read_timeout=5)
             assert through_proxy.read_ref("t")[0].sha256 == ref.sha256
-            assert _Flaky.failures == 0 and _Flaky.seen.count("GET") == 3  # two were retried
+            assert failures[0] == 0 and seen.count("GET") == 3  # two were retried
             # Without retries, the same fault is one clear error.
-            _Flaky.failures = 1
+            failures[0] = 1
             once = store("s3://flaky/root", url, max_attempts=1)
             with pytest.raises(StorageError, match="SlowDown"):
                 once.read_ref("t")
-        finally:
-            proxy.shutdown()
