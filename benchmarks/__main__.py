@@ -20,6 +20,7 @@ FIGURES = {
     "p9": "benchmarks.p9_preview",
     "p10": "benchmarks.p10_sensor",
     "p11": "benchmarks.p11_promotion",
+    "p12": "benchmarks.p12_validate",
 }
 
 

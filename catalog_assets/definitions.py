@@ -26,7 +26,7 @@ def defs() -> dg.Definitions:
     settings = Settings.from_env()
     if problem := instance_problem(settings, settings.dagster_home) or checkout_problem(settings):
         raise DeploymentError(problem)
-    catalog = load_catalog(settings.catalog_dir, strict=settings.strict)
+    catalog = load_catalog(settings.catalog_dir, strict=settings.strict, limits=settings.limits)
     storage = CatalogStorage.for_deployment(settings.deployment, settings.s3)
     runner = NotebookRunner(
         executed_dir=str(settings.executed_dir),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from catalog_assets.catalog.files import Limits
 from catalog_assets.errors import DeploymentError
 
 DeploymentKind = Literal["local", "branch", "prod"]
@@ -215,6 +216,8 @@ class Settings:
     #: Stream output kept per cell (executed notebooks, compute logs): lines, and megabytes.
     max_output_lines: int = 1000
     max_output_mb: float = 1.0
+    #: The largest metadata file and notebook the catalog reads.
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -231,6 +234,10 @@ class Settings:
             refresh=environ.get("CATALOG_REFRESH", "").strip().lower() in _TRUE,
             max_output_lines=int(_positive(environ, "CATALOG_MAX_OUTPUT_LINES", 1000)),
             max_output_mb=_positive(environ, "CATALOG_MAX_OUTPUT_MB", 1.0),
+            limits=Limits(
+                metadata_bytes=int(_positive(environ, "CATALOG_MAX_METADATA_KB", 256) * 1024),
+                notebook_bytes=int(_positive(environ, "CATALOG_MAX_NOTEBOOK_MB", 20) * 2**20),
+            ),
         )
 
     @staticmethod

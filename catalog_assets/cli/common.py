@@ -65,7 +65,7 @@ def report_entry(catalog_dir, name: str, made) -> int:
 
     for item in made.todo:
         print(f"  to do: {item}")
-    _, problems = inspect_catalog(catalog_dir, static=True)
+    _, problems = inspect_catalog(catalog_dir, static=True, limits=Settings.from_env().limits)
     own = [p for p in problems if p.path in (made.notebook, made.metadata)]
     for problem in own:
         print(f"  {problem}")

@@ -26,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     catalog_dir = args.catalog_path or settings.catalog_dir
     base_ref = args.base or settings.prod_branch
-    with catalog_at(catalog_dir, base_ref) as base, catalog_at(catalog_dir, args.head) as head:
+    limits = settings.limits
+    with (
+        catalog_at(catalog_dir, base_ref, limits) as base,
+        catalog_at(catalog_dir, args.head, limits) as head,
+    ):
         changes = classify(base.catalog, head.catalog)
         if args.json:
             print(json.dumps(to_json(changes, base.to_json(), head.to_json()), indent=1))

@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"merging {branch} into {base} in {worktree} ...", flush=True)
     head_commit = git.merged_worktree(repository, branch, base, worktree)
     base_commit = git.resolve(repository, base)
-    with catalog_at(settings.catalog_dir, base_commit) as base_side:
-        head, _ = inspect_catalog(worktree / relative)
+    with catalog_at(settings.catalog_dir, base_commit, settings.limits) as base_side:
+        head, _ = inspect_catalog(worktree / relative, limits=settings.limits)
         print_changes(classify(base_side.catalog, head))
     sys.stdout.flush()
 

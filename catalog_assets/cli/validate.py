@@ -18,8 +18,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(args.catalog) if args.catalog else Settings.from_env().catalog_dir
-    catalog, problems = inspect_catalog(root, static=True)
+    settings = Settings.from_env()
+    root = Path(args.catalog) if args.catalog else settings.catalog_dir
+    catalog, problems = inspect_catalog(root, static=True, limits=settings.limits)
     for problem in problems:
         print(problem)
     errors = sum(1 for p in problems if p.severity == "error")

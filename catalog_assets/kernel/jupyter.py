@@ -24,7 +24,7 @@ from catalog_assets.storage.store import CatalogStore
 
 
 def _catalog(settings: Settings) -> Catalog:
-    catalog, problems = inspect_catalog(settings.catalog_dir)
+    catalog, problems = inspect_catalog(settings.catalog_dir, limits=settings.limits)
     sources_problems = [p for p in problems if p.path.name == "sources.yaml"]
     if sources_problems:
         raise CatalogError(sources_problems)

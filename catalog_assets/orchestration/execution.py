@@ -43,6 +43,7 @@ from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 
 from catalog_assets.catalog.notebooks import KERNEL_NAME, PARAMETERS_TAG
+from catalog_assets.errors import redact
 
 ENGINE_NAME = "catalog_assets"
 SETUP_TAG = "injected-setup"
@@ -136,12 +137,28 @@ class _StreamCut:
         return found
 
 
+def _scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` (an output's content) with every secret replaced, images left as they are."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        return [_scrubbed(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: item if key.startswith("image/") else _scrubbed(item, secrets)
+            for key, item in value.items()
+        }
+    return value
+
+
 class _CatalogNotebookClient(DagstermillNotebookClient):
-    """dagstermill's client, which also caps each cell's stream output and remembers which cell
-    is running (to name it if the kernel dies)."""
+    """dagstermill's client, which also caps each cell's stream output, removes secrets from
+    every output before it is saved or logged, and remembers which cell is running (to name it
+    if the kernel dies)."""
 
     output_cap: OutputCap | None = None
     progress: dict[str, Any] | None = None
+    secrets: tuple[str, ...] = ()
 
     def execute_cell(self, cell, cell_index, *args, **kwargs):
         teardown = TEARDOWN_TAG in cell.metadata.get("tags", [])
@@ -162,6 +179,9 @@ class _CatalogNotebookClient(DagstermillNotebookClient):
                 self.log_output_message(ending)
 
     def output(self, outs, msg, display_id, cell_index):
+        # A notebook printing its environment, or a library's error naming an endpoint with its
+        # password, must not write them into the executed notebook or the step's logs.
+        msg = {**msg, "content": _scrubbed(msg["content"], self.secrets)}
         cut = self.__dict__.get("_cuts", {}).get(cell_index)
         if cut is not None and msg["msg_type"] == "stream":
             content = msg["content"]
@@ -188,6 +208,7 @@ class _CatalogEngine(DagstermillEngine):
         kernel_env=None,
         output_cap=None,
         progress=None,
+        secrets=(),
         **kwargs,
     ):
         safe_kwargs = remove_args(["timeout", "startup_timeout", "input_path"], **kwargs)
@@ -204,7 +225,7 @@ class _CatalogEngine(DagstermillEngine):
         # The kernel's environment is given explicitly: what it needs (endpoints, credentials)
         # reaches it there, never through a cell saved in the executed notebook.
         client = _CatalogNotebookClient(nb_man, **final_kwargs)
-        client.output_cap, client.progress = output_cap, progress
+        client.output_cap, client.progress, client.secrets = output_cap, progress, secrets
         return client.execute(env=kernel_env)
 
 
@@ -248,11 +269,13 @@ def run_notebook(
     warn: Callable[[str], None],
     kernel_env: dict[str, str] | None = None,
     output_cap: OutputCap | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> None:
     """Execute the notebook with the injected cells; the executed copy is always written.
 
     Cell output streams to this process's stdout/stderr, i.e. the step's captured logs, cut to
-    ``output_cap`` per cell there and in the executed notebook.
+    ``output_cap`` per cell there and in the executed notebook, and without ``secrets`` (nor the
+    password of any URL) in either.
 
     Raises:
         NotebookFailed: a cell raised, or the kernel died (the executed notebook shows where).
@@ -276,6 +299,7 @@ def run_notebook(
                 kernel_env=kernel_env,
                 output_cap=output_cap,
                 progress=progress,
+                secrets=secrets,
                 # The kernel starts in the notebook's folder, as in Jupyter, without this process
                 # changing its own working directory (papermill's `cwd` would).
                 resources={"metadata": {"path": str(notebook_path.parent)}},

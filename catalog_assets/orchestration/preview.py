@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     definitions = defs()
     store: CatalogStore = definitions.resources["catalog_storage"].get_store()
-    head, _ = inspect_catalog(settings.catalog_dir)
+    head, _ = inspect_catalog(settings.catalog_dir, limits=settings.limits)
     with git.tree_at(
         Path(args.repository), args.base_commit, Path(args.catalog_relative)
     ) as folder:
-        base, _ = inspect_catalog(folder)
+        base, _ = inspect_catalog(folder, limits=settings.limits)
         changes = classify(base, head)
 
     work = plan(store, head, changes.runs("materialize"), changes.runs("checks"))

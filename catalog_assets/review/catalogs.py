@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog_assets.catalog.discovery import Catalog, inspect_catalog
+from catalog_assets.catalog.files import Limits
 from catalog_assets.review import git
 
 
@@ -24,15 +25,15 @@ class Side:
 
 
 @contextlib.contextmanager
-def catalog_at(catalog_dir: Path, ref: str | None) -> Iterator[Side]:
+def catalog_at(catalog_dir: Path, ref: str | None, limits: Limits | None = None) -> Iterator[Side]:
     """The catalog as ``ref`` holds it (read with git archive), or the working tree's if None."""
     if ref is None:
-        catalog, _ = inspect_catalog(catalog_dir)
+        catalog, _ = inspect_catalog(catalog_dir, limits=limits)
         yield Side(catalog, "working tree", None)
         return
     repository = git.toplevel(catalog_dir)
     relative = catalog_dir.resolve().relative_to(repository.resolve())
     commit = git.resolve(repository, ref)
     with git.tree_at(repository, commit, relative) as folder:
-        catalog, _ = inspect_catalog(folder)
+        catalog, _ = inspect_catalog(folder, limits=limits)
         yield Side(catalog, ref, commit)

@@ -301,3 +301,19 @@ def test_yaml_is_loaded_safely(tmp_path):
     add_entry(tmp_path, "g", "thing", "!!python/object/apply:os.system ['echo pwned']\n")
     problems = problems_of(tmp_path)
     assert len(problems) == 1 and "invalid YAML" in problems[0]
+
+
+def test_size_limits_are_settings(catalog_dir, monkeypatch, capsys):
+    from catalog_assets.cli import main
+
+    monkeypatch.setenv("CATALOG_DIR", str(catalog_dir))
+    monkeypatch.setenv("CATALOG_MAX_NOTEBOOK_MB", "0.002")  # about 2 KB: the sample's are larger
+    monkeypatch.setenv("CATALOG_MAX_METADATA_KB", "64")
+    assert main(["validate"]) == 1
+    out = capsys.readouterr().out
+    assert "churn_model.ipynb: file: is " in out and "(CATALOG_MAX_NOTEBOOK_MB raises it)" in out
+    assert ".yaml: file:" not in out
+    monkeypatch.setenv("CATALOG_MAX_METADATA_KB", "lots")
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "catalog validate: CATALOG_MAX_METADATA_KB='lots' is not a positive number"

@@ -70,6 +70,9 @@ def test_a_first_run_that_fails_says_there_was_no_previous_value(catalog_env, ca
     ).step_failure_data.error.message
     assert "Nothing was stored (there is no previous value)." in message
     assert "previous value (version" not in message
+    # A notebook's own error is not retried (storage errors are, inside the step).
+    kinds = [e.event_type_value for e in result.all_events]
+    assert kinds.count("STEP_START") == 1 and "STEP_UP_FOR_RETRY" not in kinds
 
 
 def test_stream_output_is_capped_per_cell_with_head_tail_and_what_was_cut(
