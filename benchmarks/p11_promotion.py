@@ -10,7 +10,6 @@ log; each run is its own process, as Dagster launches them.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from benchmarks.harness import Figure, Report
 from benchmarks.ours import our_job
 from benchmarks.runs import run_job
 from catalog_assets.sample_data import SampleConfig, write_sources
+from tests.helpers import copy_sample_catalog
 
-HERE = Path(__file__).resolve().parent.parent
 BIG = [
     "import numpy as np\nimport pandas as pd\nfrom catalog_assets import notebook as catalog",
     "rows = 1_000_000",
@@ -55,7 +54,7 @@ def run(report: Report, repeat: int, quick: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-p11-") as scratch:
         root = Path(scratch)
         catalog = root / "notebooks"
-        shutil.copytree(HERE / "notebooks", catalog)
+        copy_sample_catalog(catalog)  # without the data-usage terms: unpartitioned entries
         big = catalog / "features" / "big_table.ipynb"
         big.write_text(json.dumps(notebook(BIG)))
         (catalog / "features" / "big_table.yaml").write_text(

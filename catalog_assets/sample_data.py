@@ -30,6 +30,8 @@ CHAINS = (
     ("roxy", "Roxy Picture Houses", "AU", 19.0),
     ("harbour", "Harbour Screens", "UK", 14.0),
 )
+FIRST_NAMES = ("Aroha", "Liam", "Mia", "Noah", "Olivia", "Tama", "Zoe", "Jack", "Isla", "Leo")
+LAST_NAMES = ("Smith", "Ngata", "Brown", "Wilson", "Taylor", "Walker", "Clarke", "Patel")
 CITIES = ("Auckland", "Wellington", "Sydney", "Melbourne", "Brisbane", "London", "Leeds", "Bristol")
 # Visits per weekday, Monday first: quiet early week, Friday-Sunday peaks, cheap Tuesday.
 WEEKDAY_FACTOR = np.array([0.55, 0.85, 0.65, 0.8, 1.45, 1.9, 1.6])
@@ -116,6 +118,7 @@ def _sessions(rng, cinemas, films, film_genre, dates, release_offsets):
         {
             "session_id": np.arange(len(film_index), dtype=np.int64) + 1,
             "cinema_id": cinemas["cinema_id"].to_numpy()[cinema_index],
+            "chain_id": cinemas["chain_id"].to_numpy()[cinema_index],
             "film_id": film_ids[film_index],
             "starts_at": dates.to_numpy()[day_index] + pd.to_timedelta(hours, unit="h").to_numpy(),
             "capacity": rng.integers(60, 260, len(film_index)),
@@ -131,13 +134,24 @@ def _members(rng, config, cinemas, start):
     # Visits per day: most members are occasional, a few are regulars.
     rate = rng.gamma(shape=1.3, scale=0.05, size=n)
     prefs = rng.dirichlet(np.full(len(GENRES), 0.6), size=n)
+    member_id = np.arange(n, dtype=np.int64) + 100_000
+    first = rng.choice(FIRST_NAMES, n)
+    last = rng.choice(LAST_NAMES, n)
     members = pd.DataFrame(
         {
-            "member_id": np.arange(n, dtype=np.int64) + 100_000,
+            "member_id": member_id,
             "chain_id": cinemas["chain_id"].to_numpy()[home],
             "home_cinema_id": cinemas["cinema_id"].to_numpy()[home],
             "joined_date": joined,
-            "birth_year": rng.integers(1950, 2008, n),
+            # Personal data: the sources' terms drop these unless an entry declares a need.
+            "first_name": first,
+            "last_name": last,
+            "email": [
+                f"{given.lower()}.{family.lower()}.{number}@example.com"
+                for given, family, number in zip(first, last, member_id, strict=True)
+            ],
+            "birth_date": pd.Timestamp("1950-01-01")
+            + pd.to_timedelta(rng.integers(0, 58 * 365, n), unit="D"),
         }
     )
     return members, rate, prefs
@@ -180,6 +194,7 @@ def _transactions(rng, config, members, rate, prefs, cinemas, sessions, session_
     transactions = pd.DataFrame(
         {
             "member_id": members["member_id"].to_numpy()[member_index],
+            "chain_id": chain,
             "session_id": sessions["session_id"].to_numpy()[session_index],
             "purchased_at": starts - lead,
             "tickets": tickets,

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from catalog_assets.sample_data import SampleConfig, write_sources
-from tests.helpers import ROOT, moto_server
+from tests.helpers import ROOT, copy_sample_catalog, moto_server
 
 SAMPLE_CATALOG = ROOT / "notebooks"
 # Smaller than the default sample, same patterns: keeps the notebook tier fast.
@@ -20,10 +20,15 @@ TEST_SAMPLE = SampleConfig(members=2500)
 
 @pytest.fixture
 def catalog_dir(tmp_path: Path) -> Path:
-    """A private copy of the sample catalog that a test may edit."""
-    target = tmp_path / "notebooks"
-    shutil.copytree(SAMPLE_CATALOG, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    return target
+    """A private copy of the sample catalog that a test may edit, without its data-usage terms
+    (tests of data usage and tenants take ``governed_catalog_dir``)."""
+    return copy_sample_catalog(tmp_path / "notebooks")
+
+
+@pytest.fixture
+def governed_catalog_dir(tmp_path: Path) -> Path:
+    """A private copy of the sample catalog as shipped: terms, tenants, per-tenant entries."""
+    return copy_sample_catalog(tmp_path / "governed", terms=True)
 
 
 @pytest.fixture(scope="session")

@@ -302,3 +302,38 @@ def s3_proxy(
         yield f"http://127.0.0.1:{proxy.server_address[1]}"
     finally:
         proxy.shutdown()
+
+
+def copy_sample_catalog(target: Path, terms: bool = False) -> Path:
+    """A copy of the sample catalog. Without ``terms`` (the default for tests of everything but
+    data usage), its data-usage declarations are removed: the sources' terms, tenants.yaml and
+    the entries' purpose and tenancy, so every entry is one unpartitioned asset."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(ROOT / "notebooks", target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if terms:
+        return target
+    (target / "tenants.yaml").unlink()
+    # Line by line, so the file keeps its layout (tests append sources to it as text).
+    sources_file = target / "sources.yaml"
+    kept, in_terms = [], False
+    for line in sources_file.read_text().splitlines(keepends=True):
+        if line.strip() == "terms:":
+            in_terms = True
+            continue
+        if in_terms and line.startswith("      "):
+            continue
+        in_terms = False
+        kept.append(line)
+    sources_file.write_text("".join(kept))
+    assert not any("terms" in s for s in yaml.safe_load(sources_file.read_text())["sources"])
+    for metadata in target.glob("*/*.yaml"):
+        kept = [
+            line
+            for line in metadata.read_text().splitlines(keepends=True)
+            if not line.startswith(("purpose:", "tenancy:"))
+        ]
+        metadata.write_text("".join(kept))
+    return target

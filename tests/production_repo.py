@@ -2,7 +2,6 @@
 the fixtures previews and the production refresh are tested on."""
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import pytest
 
 from catalog_assets.sample_data import write_sources
 from tests.conftest import TEST_SAMPLE
-from tests.helpers import ROOT
+from tests.helpers import copy_sample_catalog
 
 GIT = ["-c", "user.name=Scientist", "-c", "user.email=scientist@example.com"]
 _ENV = (
@@ -40,7 +39,7 @@ def production_repo(tmp_path_factory) -> Iterator[Path]:
     materialized in production, as `CATALOG_DEPLOYMENT=prod` on this machine would."""
     repo = tmp_path_factory.mktemp("repo")
     git(repo, "init", "-q", "-b", "main")
-    shutil.copytree(ROOT / "notebooks", repo / "notebooks")
+    copy_sample_catalog(repo / "notebooks")
     (repo / ".gitignore").write_text(".catalog/\n")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "The sample catalog")

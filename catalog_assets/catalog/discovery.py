@@ -12,8 +12,10 @@ their branch in one pass: ``CatalogError.problems`` holds one ``Problem`` per li
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,14 @@ from catalog_assets.catalog.schema import (
     SourceSpec,
     is_valid_name,
 )
+from catalog_assets.catalog.terms import (
+    TENANTS_FILE,
+    Governance,
+    Tenant,
+    TenantsFile,
+    govern,
+    reaches,
+)
 
 SOURCES_FILE = "sources.yaml"
 
@@ -52,6 +62,12 @@ class Entry:
     #: The declarations of the sources it takes as inputs: how they are read is part of what
     #: decides its product.
     input_sources: dict[str, SourceSpec] = field(default_factory=dict)
+    #: The data-usage terms that govern it (what it may read, which tenants, which columns).
+    governance: Governance | None = None
+
+    @property
+    def per_tenant(self) -> bool:
+        return self.metadata.tenancy == "per_tenant"
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,8 @@ class Catalog:
     entries: dict[str, Entry] = field(default_factory=dict)
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     broken: dict[str, BrokenEntry] = field(default_factory=dict)
+    #: The tenants of tenants.yaml, in order.
+    tenants: tuple[Tenant, ...] = ()
 
     def entry(self, name: str) -> Entry:
         return self.entries[name]
@@ -170,6 +188,12 @@ def inspect_catalog(
 
     _check_inputs(declared, set(by_name), sources, broken_sources, problems)
     _check_trusted_types(declared, root.resolve().parent, problems)
+    before = len(problems)
+    tenants = read_tenants(root / TENANTS_FILE, sources, limits, problems, broken_sources)
+    tenants_broken = len(problems) > before
+    for name, governance in _govern(declared, sources, tenants, tenants_broken, problems).items():
+        if name in entries:
+            entries[name] = dataclasses.replace(entries[name], governance=governance)
     if static:
         from catalog_assets.catalog.static import check_code
 
@@ -193,7 +217,96 @@ def inspect_catalog(
             )
     valid = {n: e for n, e in entries.items() if n not in broken}
     problems.sort(key=_order)
-    return Catalog(root=root, entries=valid, sources=sources, broken=broken), problems
+    catalog = Catalog(root=root, entries=valid, sources=sources, broken=broken, tenants=tenants)
+    return catalog, problems
+
+
+def read_tenants(
+    path: Path,
+    sources: dict[str, SourceSpec],
+    limits: Limits,
+    problems: list[Problem],
+    broken_sources: Collection[str] = (),
+) -> tuple[Tenant, ...]:
+    """The tenants of ``tenants.yaml`` (none without the file); an opt-out naming a source
+    whose own description is broken is judged once that is fixed."""
+    if not path.exists() and not path.is_symlink():
+        return ()
+    readable, data = load_yaml(path, path.parent, limits, problems)
+    if not readable:
+        return ()
+    if not isinstance(data, dict):
+        problems.append(Problem(path, "tenants", "must be a mapping with a 'tenants' list"))
+        return ()
+    try:
+        parsed = TenantsFile.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_pydantic_problems(path, error, TenantsFile))
+        return ()
+    tenant_sources = {n for n, s in sources.items() if s.terms and s.terms.tenant_column}
+    purposes = {p for s in sources.values() if s.terms for p in s.terms.allowed_purposes}
+    for index, tenant in enumerate(parsed.tenants):
+        for number, opt_out in enumerate(tenant.opt_out):
+            where = f"tenants.{index}.opt_out.{number}"
+            for name in opt_out.sources or ():
+                if name not in tenant_sources and name not in broken_sources:
+                    problems.append(
+                        Problem(
+                            path,
+                            f"{where}.sources",
+                            f"{name!r} is not a source with a tenant column in {SOURCES_FILE}"
+                            + did_you_mean(name, tenant_sources),
+                        )
+                    )
+            for purpose in [*opt_out.purposes, *opt_out.pooled]:
+                if purpose not in purposes:
+                    problems.append(
+                        Problem(
+                            path,
+                            where,
+                            f"{purpose!r} is a purpose no source's terms mention"
+                            + did_you_mean(purpose, purposes),
+                        )
+                    )
+    return tuple(parsed.tenants)
+
+
+def _govern(
+    declared: dict[str, tuple[Path, EntryMetadata]],
+    sources: dict[str, SourceSpec],
+    tenants: tuple[Tenant, ...],
+    tenants_broken: bool,
+    problems: list[Problem],
+) -> dict[str, Governance]:
+    """Each declared entry's governance under the terms, and its problems under them.
+
+    An entry reading a broken upstream (an entry whose metadata has problems, a source
+    sources.yaml cannot describe) is judged once that is fixed: what it reads is unknown until
+    then. So is one that depends on a broken tenants.yaml."""
+    graph_ = {name: list(meta.inputs) for name, (_, meta) in declared.items()}
+    reach = reaches(graph_, set(sources))
+    terms = {n: s.terms for n, s in sources.items() if s.terms is not None}
+    providers = {n: s.provider for n, s in sources.items()}
+    found = {}
+    for name, (path, meta) in declared.items():
+        governance, issues = govern(
+            name,
+            meta.purpose,
+            meta.tenancy,
+            meta.personal_data.columns if meta.personal_data else [],
+            reach[name],
+            terms,
+            providers,
+            tenants,
+            {i: declared[i][1].tenancy for i in meta.inputs if i in declared},
+        )
+        if any(i not in declared and i not in sources for i in meta.inputs):
+            issues = []
+        if tenants_broken:
+            issues = [(w, m) for w, m in issues if TENANTS_FILE not in m]
+        problems.extend(Problem(path, where, message) for where, message in issues)
+        found[name] = governance
+    return found
 
 
 def _lenient_inputs(path: Path) -> tuple[str, ...]:
@@ -227,13 +340,13 @@ def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[Path, Path]]
                 continue
             path = Path(folder, name)
             if depth == 1:
-                if name != SOURCES_FILE:
+                if name not in (SOURCES_FILE, TENANTS_FILE):
                     problems.append(
                         Problem(
                             path,
                             "location",
                             f"catalog entries live in <group>/<name>; move it into a group folder "
-                            f"(only {SOURCES_FILE} belongs at the top)",
+                            f"(only {SOURCES_FILE} and {TENANTS_FILE} belong at the top)",
                         )
                     )
             elif depth > 2:

@@ -2,7 +2,8 @@
 
 * ``code_version`` covers what decides the product: the source of every code cell, in order, the
   metadata fields marked ``code`` in the schema (kind, inputs, params, format, trusted types), and
-  how each source it reads is read (location, format, read options). It is the Dagster code
+  how each source it reads is read (location, format, read options), and the data-usage terms
+  that govern it (which rows and columns its notebook sees). It is the Dagster code
   version, so only a change that can change the product marks the asset as changed.
 * ``checks_version`` covers the declared checks: a change re-runs checks, never the notebook.
 * ``metadata_version`` covers description, owner, tags, schedule and group: nothing runs.
@@ -67,10 +68,12 @@ def versions(entry: Entry) -> Versions:
         name: source.model_dump(mode="json", include={"location", "format", "read"})
         for name, source in sorted(entry.input_sources.items())
     }
+    code = {**_values(meta, "code"), "source_reads": reads}
+    if entry.governance is not None and entry.governance.governed:
+        # The terms decide which rows and columns the notebook sees: they change the product.
+        code["terms"] = entry.governance.fingerprint()
     return Versions(
-        code=_digest(
-            "code", {**_values(meta, "code"), "source_reads": reads}, entry.notebook.code_cells
-        ),
+        code=_digest("code", code, entry.notebook.code_cells),
         checks=_digest("checks", _values(meta, "checks")),
         metadata=_digest("metadata", {**_values(meta, "metadata"), "group": entry.group}),
     )

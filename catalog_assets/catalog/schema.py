@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from catalog_assets.catalog.checks import Check, Strict
 from catalog_assets.catalog.cron import cron_problem
+from catalog_assets.catalog.terms import PersonalData, Tenancy, Terms
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b")
 _TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
@@ -89,6 +90,12 @@ class EntryMetadata(Strict):
     key: list[str] | None = Field(None, min_length=1, json_schema_extra=METADATA)
     #: Values a run injects after the ``parameters`` cell, as papermill does.
     params: dict[str, ParamValue] = Field(default_factory=dict, json_schema_extra=CODE)
+    #: What the product is for; each source it reads must allow it (catalog.terms).
+    purpose: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$", json_schema_extra=CODE)
+    #: ``per_tenant`` (a partition per tenant) or ``pooled``; required when it reads tenant data.
+    tenancy: Tenancy | None = Field(None, json_schema_extra=CODE)
+    #: The personal columns it needs, and why; any other is dropped on load.
+    personal_data: PersonalData | None = Field(None, json_schema_extra=CODE)
 
     @field_validator("description")
     @classmethod
@@ -274,6 +281,8 @@ class SourceSpec(Strict):
     owner: str | None = None
     #: How often production looks for a new version of the file (the refresh sensor observes it).
     observe_every_minutes: int = Field(15, ge=1, le=7 * 24 * 60)
+    #: What the provider allows done with the data (catalog.terms).
+    terms: Terms | None = None
 
     @model_validator(mode="after")
     def _options_fit_format(self) -> SourceSpec:

@@ -2,7 +2,6 @@
 traceback only with --debug. Each case runs the real command in its own process."""
 
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from benchmarks.environment import synthetic_catalog
-from tests.helpers import ROOT
+from tests.helpers import copy_sample_catalog
 from tests.production_repo import GIT
 
 MISTAKES = {
@@ -47,7 +46,7 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 def outcomes(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     """Every mistake run once, in parallel, in a scratch project (a git repository)."""
     project = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    copy_sample_catalog(project / "notebooks")
     for command in (["init", "-q", "-b", "main"], ["add", "."], [*GIT, "commit", "-qm", "x"]):
         subprocess.run(["git", "-C", str(project), *command], check=True)
     env = {

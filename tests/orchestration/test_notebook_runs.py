@@ -174,7 +174,7 @@ def test_blocking_check_failure_stops_downstream(catalog_env, catalog_dir, stora
     metadata = catalog_dir / "features" / "member_visit_features.yaml"
     metadata.write_text(
         metadata.read_text().replace(
-            "  - row_count:\n      min: 500\n",
+            "  - row_count:\n      min: 100\n",
             "  - row_count:\n      min: 100000000\n    blocking: true\n",
         )
     )

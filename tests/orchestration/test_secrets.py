@@ -5,7 +5,6 @@ the message; then every file those runs left (storage, the Dagster instances' da
 compute logs, executed notebooks, review reports, logs) is scanned for the values."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from catalog_assets.cli import main
 from catalog_assets.sample_data import write_sources
 from tests.conftest import TEST_SAMPLE
-from tests.helpers import ROOT, load_defs
+from tests.helpers import copy_sample_catalog, load_defs
 from tests.production_repo import _ENV, git
 
 pytestmark = pytest.mark.notebook
@@ -80,7 +79,7 @@ def test_planted_secrets_appear_in_no_artefact_of_runs_previews_and_promotions(
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    shutil.copytree(ROOT / "notebooks", repo / "notebooks")
+    copy_sample_catalog(repo / "notebooks")
     (repo / "notebooks" / "security").mkdir()
     add_entry(repo / "notebooks", "prints_its_environment", PRINTS_ITS_ENVIRONMENT)
     add_entry(repo / "notebooks", "fails_with_a_credential", FAILS_WITH_A_CREDENTIAL)

@@ -1,0 +1,163 @@
+"""`catalog validate` refuses what the providers' terms and the tenants' opt-outs forbid, as one
+line naming the file and the field; the tenant partitions follow tenants.yaml."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from catalog_assets.catalog.discovery import load_catalog
+from catalog_assets.catalog.files import Limits
+from catalog_assets.catalog.terms import TENANT_PARTITIONS
+from catalog_assets.orchestration.automation import sync_tenants, tenant_requests
+from catalog_assets.orchestration.staleness import nodes_of
+
+
+def edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def source(data: dict, name: str) -> dict:
+    return next(s for s in data["sources"] if s["name"] == name)
+
+
+def validate(catalog: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "catalog_assets.cli", "validate", "--catalog", str(catalog)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=catalog,
+    )
+    assert "Traceback" not in done.stderr
+    return [line for line in done.stdout.splitlines() if ": " in line]
+
+
+def test_the_sample_catalog_keeps_to_its_terms(governed_catalog_dir):
+    assert validate(governed_catalog_dir) == [".: OK, 4 entries in 2 groups, 6 sources"]
+
+
+BREACHES = {
+    "a purpose the provider does not allow, directly and through another entry": (
+        "sources.yaml",
+        lambda d: source(d, "transactions")["terms"].update(
+            allowed_purposes=["analytics", "model_training"]
+        ),
+        [
+            "features/genre_affinity.yaml: purpose: 'marketing' is not allowed by the terms of "
+            "source transactions (provider movio_synthetic allows analytics, model_training)",
+            "churn/churn_scores.yaml: purpose: 'marketing' is not allowed by the terms of source "
+            "transactions (provider movio_synthetic allows analytics, model_training), read "
+            "through churn_model",
+        ],
+    ),
+    "pooling tenants a provider keeps apart": (
+        "sources.yaml",
+        lambda d: source(d, "members")["terms"].update(cross_tenant="forbidden"),
+        [
+            "churn/churn_model.yaml: tenancy: pooled, but the terms of source members forbid "
+            "combining tenants (cross_tenant: forbidden), read through member_visit_features; "
+            "make it per_tenant"
+        ],
+    ),
+    "no purpose": (
+        "features/genre_affinity.yaml",
+        lambda d: d.pop("purpose"),
+        [
+            "features/genre_affinity.yaml: purpose: required: it reads sessions, transactions "
+            "under their provider's terms; declare what it is for (allowed by all: analytics, "
+            "marketing, model_training)"
+        ],
+    ),
+    "no tenancy": (
+        "features/genre_affinity.yaml",
+        lambda d: d.pop("tenancy"),
+        ["features/genre_affinity.yaml: tenancy: required: it reads tenant data"],
+    ),
+    "a personal column no source has": (
+        "features/member_visit_features.yaml",
+        lambda d: d.update(
+            personal_data={"columns": ["phone"], "reason": "to call members who lapse"}
+        ),
+        [
+            "features/member_visit_features.yaml: personal_data.columns.0: 'phone' is not a "
+            "personal column of any source it reads (birth_date, email, first_name, last_name)"
+        ],
+    ),
+    "a personal-data reason that says nothing": (
+        "features/member_visit_features.yaml",
+        lambda d: d.update(personal_data={"columns": ["email"], "reason": "needed"}),
+        [
+            "features/member_visit_features.yaml: personal_data.reason: String should have at "
+            "least 10 characters"
+        ],
+    ),
+    "an opt-out naming a source that does not exist": (
+        "tenants.yaml",
+        lambda d: d["tenants"][2]["opt_out"][0].update(sources=["ticket_sales"]),
+        [
+            "tenants.yaml: tenants.2.opt_out.0.sources: 'ticket_sales' is not a source with a "
+            "tenant column in sources.yaml"
+        ],
+    ),
+    "two tenants with one id": (
+        "tenants.yaml",
+        lambda d: d["tenants"].append({"id": "roxy", "name": "Roxy again"}),
+        ["tenants.yaml: tenants: tenant roxy is listed more than once"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BREACHES))
+def test_validate_refuses_what_the_terms_forbid(governed_catalog_dir, case):
+    file, change, expected = BREACHES[case]
+    edit(governed_catalog_dir / file, change)
+    lines = [line for line in validate(governed_catalog_dir) if not line.startswith(".: ")]
+    for wanted in expected:
+        assert any(line.startswith(wanted) for line in lines), (wanted, lines)
+    assert len(lines) == len(expected), lines
+
+
+def test_partitions_are_the_tenants_the_terms_allow(governed_catalog_dir):
+    catalog = load_catalog(governed_catalog_dir, strict=True, limits=Limits())
+    assert nodes_of(catalog) == {
+        "member_visit_features": ["starlight", "roxy", "harbour"],
+        # harbour opted its transactions out of marketing
+        "genre_affinity": ["starlight", "roxy"],
+        "churn_model": [None],
+        "churn_scores": ["starlight", "roxy"],
+    }
+    pooled = catalog.entries["churn_model"].governance
+    # roxy opted out of pooled model training
+    assert pooled.allowed_tenants(("members", "transactions", "sessions"), pooled=True) == (
+        "starlight",
+        "harbour",
+    )
+    refusal = catalog.entries["genre_affinity"].governance.refusal("harbour")
+    assert "harbour" in refusal and "marketing" in refusal
+
+
+def test_tenant_partitions_follow_tenants_yaml(governed_catalog_dir):
+    catalog = load_catalog(governed_catalog_dir, strict=True, limits=Limits())
+    with dg.instance_for_test() as instance:
+        sync_tenants(instance, catalog.tenants)
+        assert instance.get_dynamic_partitions(TENANT_PARTITIONS) == [
+            "starlight",
+            "roxy",
+            "harbour",
+        ]
+        edit(
+            governed_catalog_dir / "tenants.yaml",
+            lambda d: d.update(tenants=[*d["tenants"][:2], {"id": "odeon", "name": "Odeon"}]),
+        )
+        changed = load_catalog(governed_catalog_dir, strict=True, limits=Limits())
+        requests = tenant_requests(instance, changed.tenants)
+        assert {type(r).__name__: list(r.partition_keys) for r in requests} == {
+            "AddDynamicPartitionsRequest": ["odeon"],
+            "DeleteDynamicPartitionsRequest": ["harbour"],
+        }
