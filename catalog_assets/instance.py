@@ -28,10 +28,7 @@ def materialize_command(selection: str, settings: Settings) -> str:
     select = {"local": "", "prod": "CATALOG_DEPLOYMENT=prod "}.get(
         deployment.kind, f"CATALOG_BRANCH={shlex.quote(deployment.branch or '')} "
     )
-    return (
-        f"{select}DAGSTER_HOME=$({select}.venv/bin/catalog instance) .venv/bin/dagster asset "
-        f"materialize -m catalog_assets.definitions --select {shlex.quote(selection)}"
-    )
+    return f"{select}.venv/bin/catalog materialize {shlex.quote(selection)}"
 
 
 def instances_root(settings: Settings) -> Path:

@@ -23,6 +23,11 @@ def add_deployment_arguments(parser: argparse.ArgumentParser, default: str | Non
 
 def settings_for(args: argparse.Namespace) -> Settings:
     """The settings of the environment, with the deployment the command line asks for."""
+    return Settings.from_env(environ_for(args))
+
+
+def environ_for(args: argparse.Namespace) -> dict[str, str]:
+    """The environment, with the deployment the command line asks for."""
     environ = dict(os.environ)
     if getattr(args, "branch", None):
         environ["CATALOG_BRANCH"] = args.branch
@@ -31,7 +36,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
         environ.pop("CATALOG_BRANCH", None)
         environ.pop("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", None)
         environ["CATALOG_DEPLOYMENT"] = args.deployment
-    return Settings.from_env(environ)
+    return environ
 
 
 def open_store(settings: Settings) -> CatalogStore:

@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+from pathlib import Path
 
 from catalog_assets.errors import CatalogAssetsError
 from catalog_assets.instance import prepare_instance
@@ -24,13 +25,31 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_instance(args: argparse.Namespace) -> int:
-    print(prepare_instance(Settings.from_env()))
+    settings = Settings.from_env()
+    home = prepare_instance(settings)
+    _sync_tenants(settings, home)
+    print(home)
     return 0
+
+
+def _sync_tenants(settings: Settings, home: Path) -> None:
+    """The instance gets a partition per tenant of tenants.yaml now, so a per-tenant entry can be
+    materialized at once (the tenants sensor keeps them in step afterwards)."""
+    from catalog_assets.catalog.discovery import read_sources, read_tenants
+    from catalog_assets.catalog.terms import TENANTS_FILE
+
+    problems: list = []
+    sources, _ = read_sources(settings.catalog_dir / "sources.yaml", problems, settings.limits)
+    tenants = read_tenants(settings.catalog_dir / TENANTS_FILE, sources, settings.limits, problems)
+    from catalog_assets.orchestration.catchup import sync_instance_tenants
+
+    sync_instance_tenants(home, tenants)
 
 
 def run_dev(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     home = prepare_instance(settings)
+    _sync_tenants(settings, home)
     dg = shutil.which("dg", path=os.path.dirname(sys.executable)) or shutil.which("dg")
     if dg is None:
         raise CatalogAssetsError("the dg command (dagster-dg-cli) is not installed here")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog_assets.errors import CatalogAssetsError, NotebookAPIError
+from catalog_assets.kernel import usage
 from catalog_assets.kernel.protocol import (
     CheckReport,
     KernelFacts,
@@ -41,7 +42,7 @@ from catalog_assets.settings import Deployment
 from catalog_assets.storage import formats
 from catalog_assets.storage.store import CatalogStore
 
-__all__ = ["NotebookAPIError", "load", "output", "path"]
+__all__ = ["NotebookAPIError", "load", "output", "path", "tenant"]
 
 
 @dataclass
@@ -81,13 +82,35 @@ def load(name: str) -> Any:
     spec = _input(name, "load")
     try:
         if spec.kind == "source":
-            return _run.store.read_source(
+            value = _run.store.read_source(
                 spec.key, spec.version, spec.format, spec.read_options, name=name
             )
-        policy = formats.LoadPolicy(spec.trusted_types, spec.allow_pickle)
-        return _run.store.read_object(spec.key, spec.version, spec.format, policy)
+        else:
+            policy = formats.LoadPolicy(spec.trusted_types, spec.allow_pickle)
+            if spec.parts:
+                value = usage.stack(
+                    [
+                        (p.tenant, _run.store.read_object(p.key, p.version, p.format, policy))
+                        for p in spec.parts
+                    ],
+                    name,
+                )
+            else:
+                value = _run.store.read_object(spec.key, spec.version, spec.format, policy)
     except CatalogAssetsError as error:
         raise NotebookAPIError(f"catalog.load({name!r}): {error}") from None
+    return usage.restrict(value, spec.usage, name, spec.kind == "source")
+
+
+def tenant() -> str | None:
+    """The tenant whose partition this run computes (None for an entry that is not per tenant).
+
+    In Jupyter, the tenant ``CATALOG_TENANT`` names."""
+    if _run is None:
+        from catalog_assets.kernel import jupyter
+
+        return jupyter.tenant()
+    return _run.spec.tenant
 
 
 def path(name: str) -> Path:
@@ -106,6 +129,7 @@ def path(name: str) -> Path:
             f"catalog.path({name!r}): {name!r} is a catalog entry, not a source file; use "
             f"catalog.load({name!r})"
         )
+    usage.refuse_path(spec.usage, name)
     try:
         return _run.store.source_path(spec.key, spec.version, Path(_run.spec.cache_dir))
     except CatalogAssetsError as error:
@@ -125,6 +149,7 @@ def output(value: Any, *, metrics: dict[str, float] | None = None) -> Any:
     if _run.product is not None:
         raise NotebookAPIError("catalog.output() was called twice; hand back one product per run")
     product = _run.spec.product
+    usage.refuse_output(value, product.forbidden_columns, _run.spec.entry)
     try:
         fmt = formats.choose(value, product.declared_format)
         formats.write(

@@ -15,8 +15,11 @@ from typing import Any
 
 from catalog_assets.catalog.discovery import Catalog, Entry, inspect_catalog
 from catalog_assets.catalog.problems import CatalogError, did_you_mean
+from catalog_assets.catalog.terms import Slot, slots
 from catalog_assets.errors import CatalogAssetsError, NotebookAPIError
 from catalog_assets.instance import materialize_command
+from catalog_assets.kernel import usage
+from catalog_assets.kernel.protocol import UsageSpec
 from catalog_assets.settings import Settings
 from catalog_assets.storage import formats
 from catalog_assets.storage.backend import sha256_file
@@ -49,32 +52,108 @@ def _unknown(name: str, catalog: Catalog, settings: Settings) -> NotebookAPIErro
     )
 
 
+def tenant() -> str | None:
+    """The tenant a per-tenant entry's notebook computes in Jupyter: ``CATALOG_TENANT``."""
+    return os.environ.get("CATALOG_TENANT") or None
+
+
+def _tenant_for(entry: Entry | None, catalog: Catalog) -> str | None:
+    """The tenant this notebook computes; refuses a per-tenant entry without one, or one whose
+    terms forbid it, as a run would."""
+    chosen = tenant()
+    if entry is None or not entry.per_tenant or entry.governance is None:
+        return chosen
+    partitions = entry.governance.partitions()
+    if chosen is None:
+        raise NotebookAPIError(
+            f"{entry.name} is computed per tenant: set CATALOG_TENANT to one of "
+            f"{', '.join(partitions) or 'none'} (the tenant whose rows this notebook sees)"
+        )
+    refusal = entry.governance.refusal(chosen)
+    if refusal:
+        raise NotebookAPIError(f"CATALOG_TENANT={chosen}: {refusal}")
+    return chosen
+
+
+def _usage(entry: Entry | None, name: str, chosen: str | None) -> UsageSpec:
+    """What the terms let this notebook see of ``name``: its entry's rules; a notebook of no
+    entry sees no personal column, and only ``CATALOG_TENANT``'s rows when it is set."""
+    if entry is not None and entry.governance is not None:
+        rule = entry.governance.usage(name, chosen)
+        return UsageSpec(tenant_column=rule.tenant_column, tenants=rule.tenants, drop=rule.drop)
+    return UsageSpec()
+
+
 def load(name: str) -> Any:
     settings = Settings.from_env(os.environ)
     catalog = _catalog(settings)
     _check_declared(catalog, name, "load")
+    entry = _current_entry(catalog)
+    chosen = _tenant_for(entry, catalog)
     store = CatalogStore.open(settings.deployment, settings.s3)
     try:
         if name in catalog.sources:
             source = catalog.sources[name]
             options = source.read.model_dump(exclude_none=True) if source.read else {}
             key = store.source_key(source.location)
-            return store.read_source(key, None, source.format, options, name=name)
+            value = store.read_source(key, None, source.format, options, name=name)
+            if entry is None:
+                value = _unknown_notebook(value, source, chosen)
+            return usage.restrict(value, _usage(entry, name, chosen), name, source=True)
         if name not in catalog.entries:
             raise _unknown(name, catalog, settings)
-        resolved = store.resolve(name)
-        if resolved is None:
-            deployment = settings.deployment
-            raise NotebookAPIError(
-                f"no stored product {name!r} for the {deployment.label} deployment under "
-                f"{deployment.storage_url}; materialize it once "
-                f"(`{materialize_command(name, settings)}`)"
+        upstream = {n: e.governance for n, e in catalog.entries.items()}
+        governance = entry.governance if entry else None
+        wanted = [s for s in slots(governance, [name], upstream, chosen) if s.name == name]
+        if entry is None and catalog.entries[name].per_tenant:
+            wanted = (
+                [Slot(name, name, chosen)]
+                if chosen
+                else [
+                    Slot(f"{name}[{t}]", name, t)
+                    for t in catalog.entries[name].governance.partitions()
+                ]
             )
-        return store.load(resolved.ref, policy_of(catalog.entries[name]))
+        parts = []
+        for slot in wanted:
+            resolved = store.resolve(name, slot.partition)
+            if resolved is None:
+                deployment = settings.deployment
+                which = f" for tenant {slot.partition}" if slot.partition else ""
+                raise NotebookAPIError(
+                    f"no stored product {name!r}{which} for the {deployment.label} deployment "
+                    f"under {deployment.storage_url}; materialize it once "
+                    f"(`{materialize_command(name, settings)}`)"
+                )
+            parts.append(
+                (slot.partition, store.load(resolved.ref, policy_of(catalog.entries[name])))
+            )
+        value = (
+            parts[0][1]
+            if len(wanted) == 1 and wanted[0].label == name
+            else usage.stack(parts, name)
+        )
+        return usage.restrict(value, _usage(entry, name, chosen), name, source=False)
     except NotebookAPIError:
         raise
     except CatalogAssetsError as error:
         raise NotebookAPIError(f"catalog.load({name!r}): {error}") from None
+
+
+def _unknown_notebook(value: Any, source: Any, chosen: str | None) -> Any:
+    """A notebook of no entry (a scratch notebook) sees no personal column, and only the rows of
+    ``CATALOG_TENANT`` when it is set."""
+    if source.terms is None:
+        return value
+    return usage.restrict(value, _scratch_usage(source.terms, chosen), source.name, source=True)
+
+
+def _scratch_usage(terms: Any, chosen: str | None) -> UsageSpec:
+    return UsageSpec(
+        tenant_column=terms.tenant_column if chosen else None,
+        tenants=(chosen,) if chosen else None,
+        drop=tuple(terms.personal_columns),
+    )
 
 
 def path(name: str) -> Path:
@@ -88,6 +167,13 @@ def path(name: str) -> Path:
                 f"catalog.load({name!r})"
             )
         raise _unknown(name, catalog, settings)
+    entry = _current_entry(catalog)
+    chosen = _tenant_for(entry, catalog)
+    terms = catalog.sources[name].terms
+    if entry is None and terms is not None:
+        usage.refuse_path(_scratch_usage(terms, chosen), name)
+    else:
+        usage.refuse_path(_usage(entry, name, chosen), name)
     store = CatalogStore.open(settings.deployment, settings.s3)
     key = store.source_key(catalog.sources[name].location)
     try:
@@ -131,6 +217,8 @@ def dry_run(value: Any, metrics: dict[str, float]) -> Any:
     declared = meta.format if meta else "auto"
     trusted = tuple(meta.trusted_types) if meta else ()
     where = f" ({entry.metadata_path})" if entry else ""
+    if entry is not None and entry.governance is not None:
+        usage.refuse_output(value, entry.governance.forbidden_columns(), entry.name)
     try:
         fmt = formats.choose(value, declared)
         with tempfile.TemporaryDirectory(prefix="catalog-dry-run-") as folder:

@@ -33,6 +33,26 @@ class DeploymentSpec(_Message):
     slug: str | None = None
 
 
+class UsageSpec(_Message):
+    """What the terms let the notebook see of one input (``catalog.terms.InputUsage``)."""
+
+    #: Keep only rows whose ``tenant_column`` is one of ``tenants``.
+    tenant_column: str | None = None
+    tenants: tuple[str, ...] | None = None
+    #: Columns removed before the notebook sees the value.
+    drop: tuple[str, ...] = ()
+
+
+class PartSpec(_Message):
+    """One tenant's partition of a per-tenant upstream, read by a pooled entry."""
+
+    tenant: str
+    area: str
+    key: str
+    version: str
+    format: str
+
+
 class InputSpec(_Message):
     """One resolved input: exactly which stored bytes to read, and how."""
 
@@ -46,6 +66,9 @@ class InputSpec(_Message):
     trusted_types: tuple[str, ...] = ()
     allow_pickle: bool = False
     read_options: dict[str, Any] = Field(default_factory=dict)
+    #: A pooled entry reading a per-tenant upstream: its allowed tenants' partitions, stacked.
+    parts: tuple[PartSpec, ...] = ()
+    usage: UsageSpec = Field(default_factory=UsageSpec)
 
 
 class ProductSpec(_Message):
@@ -54,6 +77,8 @@ class ProductSpec(_Message):
     staging_path: str
     declared_format: str = "auto"
     trusted_types: tuple[str, ...] = ()
+    #: Columns the terms keep out of the product, each with why.
+    forbidden_columns: dict[str, str] = Field(default_factory=dict)
 
 
 class StepSpec(_Message):
@@ -62,6 +87,8 @@ class StepSpec(_Message):
     protocol: Literal[1] = PROTOCOL
     entry: str
     run_id: str
+    #: The tenant of this run's partition (per-tenant entries).
+    tenant: str | None = None
     metadata_path: str
     deployment: DeploymentSpec
     inputs: dict[str, InputSpec] = Field(default_factory=dict)

@@ -13,12 +13,14 @@ import dagster as dg
 
 from catalog_assets.catalog.discovery import BrokenEntry, Catalog, Entry
 from catalog_assets.catalog.fingerprint import versions
+from catalog_assets.catalog.terms import TENANT_PARTITIONS
 from catalog_assets.errors import CatalogAssetsError, redact
 from catalog_assets.orchestration.step import StepPlan, materialize_entry
 from catalog_assets.settings import secret_values
 from catalog_assets.storage import formats
 
 KINDS = {"dataset": "pandas", "model": "scikit-learn"}
+TENANTS = dg.DynamicPartitionsDefinition(name=TENANT_PARTITIONS)
 
 
 def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
@@ -38,6 +40,7 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
             if n in catalog.entries
         },
         own_policy=formats.LoadPolicy(tuple(meta.trusted_types), meta.format == "pickle"),
+        upstream={n: catalog.entries[n].governance for n in meta.inputs if n in catalog.entries},
     )
 
     spec = dg.AssetSpec(
@@ -48,12 +51,15 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
         kinds={"jupyter", KINDS[meta.kind]},
         tags=meta.tags,
         code_version=entry_versions.code,
+        # One partition per tenant (the dynamic partitions tenants.yaml fills, catalog.terms).
+        partitions_def=TENANTS if entry.per_tenant else None,
         metadata={
             "notebook_path": dg.MetadataValue.notebook(str(entry.notebook_path)),
             "metadata_path": dg.MetadataValue.path(str(entry.metadata_path)),
             "catalog/kind": meta.kind,
             "catalog/metadata_version": entry_versions.metadata,
             "catalog/checks_version": entry_versions.checks,
+            **_terms_metadata(entry),
         },
     )
 
@@ -62,7 +68,14 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
     # asset. Both matter at thousands of entries (BENCHMARKS.md, P2).
     @dg.multi_asset(
         name=entry.name,
-        outs={entry.name: dg.AssetOut.from_spec(spec, dagster_type=Any)},
+        # A tenant whose terms keep it from this entry gets no product nor check results: its
+        # outputs are optional (subsettable, in Dagster's terms).
+        can_subset=entry.per_tenant,
+        outs={
+            entry.name: dg.AssetOut.from_spec(
+                spec, dagster_type=Any, is_required=not entry.per_tenant
+            )
+        },
         deps=meta.inputs,
         check_specs=[
             dg.AssetCheckSpec(
@@ -87,6 +100,28 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
             ) from None
 
     return _notebook_asset
+
+
+def _terms_metadata(entry: Entry) -> dict[str, Any]:
+    """What the terms say of this entry, for people reading the asset's page."""
+    governance = entry.governance
+    if governance is None or not governance.governed:
+        return {}
+    found: dict[str, Any] = {
+        "catalog/purpose": governance.purpose or "",
+        "catalog/tenancy": governance.tenancy or "",
+    }
+    if entry.per_tenant:
+        found["catalog/tenants"] = ", ".join(governance.partitions())
+    elif governance.tenancy == "pooled":
+        pooled = governance.allowed_tenants(governance.sources, pooled=True)
+        found["catalog/pooled_tenants"] = ", ".join(pooled)
+    if entry.metadata.personal_data:
+        declared = entry.metadata.personal_data
+        found["catalog/personal_data"] = f"{', '.join(declared.columns)}: {declared.reason}"
+    if days := governance.retention_days():
+        found["catalog/retention_days"] = days
+    return found
 
 
 def catalog_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:

@@ -26,13 +26,16 @@ from catalog_assets.catalog import graph
 from catalog_assets.catalog.discovery import Catalog
 from catalog_assets.catalog.fingerprint import versions
 from catalog_assets.catalog.schema import SourceSpec
-from catalog_assets.orchestration.staleness import Assessment, assess
+from catalog_assets.catalog.terms import TENANT_PARTITIONS, Tenant
+from catalog_assets.orchestration.assets import TENANTS
+from catalog_assets.orchestration.staleness import Assessment, Batch, assess
 from catalog_assets.orchestration.step import run_tags
 from catalog_assets.settings import Deployment
 from catalog_assets.storage.refs import InputVersion, Ref
 from catalog_assets.storage.store import CatalogStore
 
 SENSOR = "catalog_refresh"
+TENANTS_SENSOR = "catalog_tenants"
 REFRESH_TAG = "catalog/refresh"
 STALE_TAG = "catalog/stale"
 REASONS_TAG = "catalog/stale_reasons"
@@ -79,9 +82,8 @@ class ProductionView:
             )
             self._cache[key] = (version, summary)
 
-    def refs(self, store: CatalogStore):
-        found = store.area_refs("prod", self._cache)
-        return {entry: ref for (entry, partition), ref in found.items() if partition is None}
+    def refs(self, store: CatalogStore) -> dict[tuple[str, str | None], Ref]:
+        return store.area_refs("prod", self._cache)
 
     def source_versions(self, store: CatalogStore) -> dict[str, str | None]:
         by_key = store.source_versions()
@@ -124,10 +126,56 @@ def _observations(
 
 def sensors(catalog: Catalog, deployment: Deployment, refresh: bool) -> list[dg.SensorDefinition]:
     """The refresh sensor: running by default in production, opt-in locally (``refresh``), and
-    never defined in a branch deployment (its previews run what it changes)."""
+    never defined in a branch deployment (its previews run what it changes); and, when the
+    catalog has tenants, the sensor keeping their partitions in step with tenants.yaml."""
+    found = [tenants_sensor(catalog)] if catalog.tenants else []
     if deployment.kind == "branch":
-        return []
-    return [refresh_sensor(catalog, deployment, deployment.kind == "prod" or refresh)]
+        return found
+    return [refresh_sensor(catalog, deployment, deployment.kind == "prod" or refresh), *found]
+
+
+def tenant_requests(
+    instance: dg.DagsterInstance, tenants: tuple[Tenant, ...]
+) -> list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest]:
+    """What makes the instance's tenant partitions those of tenants.yaml."""
+    wanted = [t.id for t in tenants]
+    have = set(instance.get_dynamic_partitions(TENANT_PARTITIONS))
+    added = [t for t in wanted if t not in have]
+    removed = sorted(have - set(wanted))
+    return [
+        *([TENANTS.build_add_request(added)] if added else []),
+        *([TENANTS.build_delete_request(removed)] if removed else []),
+    ]
+
+
+def sync_tenants(instance: dg.DagsterInstance, tenants: tuple[Tenant, ...]) -> None:
+    """Make the instance's tenant partitions those of tenants.yaml, at once (``catalog
+    instance``, previews); the tenants sensor keeps them so afterwards."""
+    for request in tenant_requests(instance, tenants):
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(TENANT_PARTITIONS, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(TENANT_PARTITIONS, key)
+
+
+def tenants_sensor(catalog: Catalog) -> dg.SensorDefinition:
+    """Keeps one partition per tenant of tenants.yaml (RUNNING by default): adding a chain to
+    tenants.yaml adds its partitions, with no code change."""
+
+    @dg.sensor(
+        name=TENANTS_SENSOR,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Keeps the tenant partitions of per-tenant entries those of tenants.yaml.",
+    )
+    def catalog_tenants(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        requests = tenant_requests(context.instance, catalog.tenants)
+        if not requests:
+            return dg.SkipReason("the tenant partitions are those of tenants.yaml")
+        return dg.SensorResult(dynamic_partitions_requests=requests)
+
+    return catalog_tenants
 
 
 def source_assets(catalog: Catalog, location_key: str, format_key: str) -> list[dg.SourceAsset]:
@@ -169,31 +217,42 @@ def refresh_sensor(catalog: Catalog, deployment: Deployment, running: bool) -> d
             )
         for stale in state.stale.values():
             context.log.info(f"stale: {stale.describe()}")
-        previous = context.instance.get_runs(
-            filters=dg.RunsFilter(tags={SENSOR_TAG: SENSOR, RUN_KEY_TAG: state.key}), limit=1
-        )
-        if previous:
+        if state.waiting:
+            waiting = ", ".join(sorted(state.waiting))
+            context.log.info(f"waiting for their upstream to be refreshed first: {waiting}")
+        requests, skipped = [], []
+        for batch in state.batches:
+            previous = context.instance.get_runs(
+                filters=dg.RunsFilter(tags={SENSOR_TAG: SENSOR, RUN_KEY_TAG: batch.key}), limit=1
+            )
+            if previous:
+                skipped.append(_already(previous[0], batch))
+                continue
+            requests.append(
+                dg.RunRequest(
+                    run_key=batch.key,
+                    asset_selection=[dg.AssetKey(name) for name in batch.entries],
+                    partition_key=batch.partition,
+                    tags={
+                        **run_tags(deployment),
+                        REFRESH_TAG: "sensor",
+                        STALE_TAG: batch.summary(),
+                        REASONS_TAG: json.dumps(batch.reasons),
+                    },
+                )
+            )
+        if not requests:
             return dg.SensorResult(
-                skip_reason=_already(previous[0], state),
+                skip_reason="; ".join(skipped) or "waiting for runs in progress",
                 asset_events=events,
                 cursor=new_cursor,
             )
-        request = dg.RunRequest(
-            run_key=state.key,
-            asset_selection=[dg.AssetKey(name) for name in state.selection],
-            tags={
-                **run_tags(deployment),
-                REFRESH_TAG: "sensor",
-                STALE_TAG: state.summary(),
-                REASONS_TAG: json.dumps(state.reasons()),
-            },
-        )
-        return dg.SensorResult(run_requests=[request], asset_events=events, cursor=new_cursor)
+        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=new_cursor)
 
     return catalog_refresh
 
 
-def _already(run: dg.DagsterRun, state: Assessment) -> str:
+def _already(run: dg.DagsterRun, state: Batch) -> str:
     status = run.status
     if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
         ended = "failed" if status == dg.DagsterRunStatus.FAILURE else "was canceled"

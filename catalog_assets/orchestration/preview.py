@@ -20,9 +20,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from catalog_assets.catalog import graph
 from catalog_assets.catalog.discovery import Catalog, inspect_catalog
 from catalog_assets.catalog.fingerprint import versions
+from catalog_assets.catalog.terms import Slot
+from catalog_assets.orchestration.automation import sync_tenants
+from catalog_assets.orchestration.catchup import first_failure
+from catalog_assets.orchestration.staleness import Node, input_slots, label, nodes_of
 from catalog_assets.review import git
 from catalog_assets.review.build import build_review, checks_on
 from catalog_assets.review.changes import classify
@@ -42,59 +45,73 @@ def say(message: str) -> None:
 
 @dataclass
 class Plan:
-    run: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)
-    #: Upstream entries production has no version of, run so the changed ones can be.
-    pulled_in: list[str] = field(default_factory=list)
+    """Nodes: an entry, or one tenant's partition of a per-tenant entry (``name[tenant]``)."""
+
+    run: list[Node] = field(default_factory=list)
+    reused: list[Node] = field(default_factory=list)
+    checks: list[Node] = field(default_factory=list)
+    #: Upstream nodes production has no version of, run so the changed ones can be.
+    pulled_in: list[Node] = field(default_factory=list)
 
 
-def _current_input_version(store: CatalogStore, catalog: Catalog, name: str) -> str | None:
-    if name in catalog.sources:
-        info = store.source_info(catalog.sources[name].location)
+def _current_version(store: CatalogStore, catalog: Catalog, slot: Slot) -> str | None:
+    if slot.name in catalog.sources:
+        info = store.source_info(catalog.sources[slot.name].location)
         return info.version if info else None
-    resolved = store.resolve(name)
+    resolved = store.resolve(slot.name, slot.partition)
     return resolved.ref.sha256 if resolved else None
 
 
-def reusable(store: CatalogStore, catalog: Catalog, name: str, pending: set[str]) -> bool:
-    """The branch already holds a version of ``name`` computed by this code from the inputs as
+def reusable(store: CatalogStore, catalog: Catalog, node: Node, pending: set[Node]) -> bool:
+    """The branch already holds a version of ``node`` computed by this code from the inputs as
     they are now."""
-    found = store.read_ref(name)
+    name, partition = node
+    found = store.read_ref(name, partition)
     if found is None:
         return False
-    ref, entry = found[0], catalog.entries[name]
-    if ref.code_version != versions(entry).code:
+    ref = found[0]
+    if ref.code_version != versions(catalog.entries[name]).code:
         return False
-    for upstream in entry.metadata.inputs:
-        recorded = ref.inputs.get(upstream)
-        if upstream in pending or recorded is None:
+    for slot in input_slots(catalog, name, partition):
+        recorded = ref.inputs.get(slot.label)
+        if (slot.name, slot.partition) in pending or recorded is None:
             return False
-        if recorded.version != _current_input_version(store, catalog, upstream):
+        if recorded.version != _current_version(store, catalog, slot):
             return False
     return True
 
 
 def plan(store: CatalogStore, head: Catalog, to_run: list[str], checks: list[str]) -> Plan:
-    result = Plan(checks=list(checks))
-    wanted = set(to_run)
-    frontier = list(to_run)
+    partitions = nodes_of(head)
+    result = Plan(checks=[(n, p) for n in checks for p in partitions.get(n, [None])])
+    wanted = {(n, p) for n in to_run for p in partitions.get(n, [None])}
+    frontier = list(wanted)
     while frontier:  # upstream production has never materialized must run in the branch too
-        for upstream in head.graph.get(frontier.pop(), []):
-            if upstream not in wanted and store.resolve(upstream) is None:
+        name, partition = frontier.pop()
+        for slot in input_slots(head, name, partition):
+            upstream = (slot.name, slot.partition)
+            if slot.name not in head.entries or upstream in wanted:
+                continue
+            if store.resolve(slot.name, slot.partition) is None:
                 wanted.add(upstream)
                 result.pulled_in.append(upstream)
                 frontier.append(upstream)
-    pending: set[str] = set()
+    pending: set[Node] = set()
     for name in head.upstream_order():
-        if name not in wanted:
-            continue
-        if reusable(store, head, name, pending):
-            result.reused.append(name)
-        else:
-            result.run.append(name)
-            pending.add(name)
+        for partition in partitions[name]:
+            node = (name, partition)
+            if node not in wanted:
+                continue
+            if reusable(store, head, node, pending):
+                result.reused.append(node)
+            else:
+                result.run.append(node)
+                pending.add(node)
     return result
+
+
+def _labels(nodes: list[Node]) -> list[str]:
+    return [label(node) for node in nodes]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,65 +138,69 @@ def main(argv: list[str] | None = None) -> int:
         f"preview: {len(work.run)} to materialize, {len(work.reused)} reused, "
         f"{len(work.checks)} to re-check on production's value"
         + (
-            f"; also running {', '.join(work.pulled_in)} (production has no version)"
+            f"; also running {', '.join(_labels(work.pulled_in))} (production has no version)"
             if work.pulled_in
             else ""
         )
     )
     instance = dg.DagsterInstance.get()
+    sync_tenants(instance, head.tenants)
     job = definitions.resolve_implicit_global_asset_job_def()
-    actions: dict[str, str] = {name: "reused (same code, same inputs)" for name in work.reused}
-    failed: list[str] = []
-    for number, name in enumerate(work.run, 1):
-        blocked = [u for u in graph.upstream(head.graph, [name]) if u in failed]
+    actions: dict[str, str] = {label(n): "reused (same code, same inputs)" for n in work.reused}
+    failed: list[Node] = []
+    for number, node in enumerate(work.run, 1):
+        name, partition = node
+        title = label(node)
+        slots = input_slots(head, name, partition)
+        blocked = [s.label for s in slots if (s.name, s.partition) in failed]
         if blocked:
-            actions[name] = f"not run: upstream {', '.join(blocked)} failed"
-            failed.append(name)
-            say(f"  [{number}/{len(work.run)}] {name}: skipped, {actions[name]}")
+            actions[title] = f"not run: upstream {', '.join(blocked)} failed"
+            failed.append(node)
+            say(f"  [{number}/{len(work.run)}] {title}: skipped, {actions[title]}")
             continue
-        say(f"  [{number}/{len(work.run)}] {name}: running")
+        say(f"  [{number}/{len(work.run)}] {title}: running")
         started = time.monotonic()
         result = job.execute_in_process(
             instance=instance,
             asset_selection=[dg.AssetKey(name)],
+            partition_key=partition,
             raise_on_error=False,
             run_config=LOGGED,
             tags={PREVIEW_TAG: args.head_commit[:12]},
         )
         seconds = time.monotonic() - started
         if result.success:
-            actions[name] = f"materialized in run {result.run_id[:8]} ({seconds:.1f} s)"
-            say(f"  [{number}/{len(work.run)}] {name}: materialized in {seconds:.1f} s")
+            actions[title] = f"materialized in run {result.run_id[:8]} ({seconds:.1f} s)"
+            say(f"  [{number}/{len(work.run)}] {title}: materialized in {seconds:.1f} s")
         else:
-            failure = next(
-                (e.step_failure_data.error.message for e in result.all_events if e.is_step_failure),
-                "failed",
-            )
-            actions[name] = f"FAILED in run {result.run_id[:8]}: {failure.splitlines()[0]}"
-            failed.append(name)
-            say(f"  [{number}/{len(work.run)}] {name}: FAILED: {failure.splitlines()[0]}")
+            failure = first_failure(result)
+            actions[title] = f"FAILED in run {result.run_id[:8]}: {failure}"
+            failed.append(node)
+            say(f"  [{number}/{len(work.run)}] {title}: FAILED: {failure}")
 
     rechecked: dict[str, list[CheckResult]] = {}
-    for name in work.checks:
-        production = store.read_ref(name, area=PROD_AREA)
+    for name, partition in work.checks:
+        title = label((name, partition))
+        production = store.read_ref(name, partition, area=PROD_AREA)
         if production is None:
-            actions[name] = "checks not re-run: production has no version"
+            actions[title] = "checks not re-run: production has no version"
             continue
         results = checks_on(production[0], head.entries[name], store)
-        rechecked[name] = results
+        rechecked[title] = results
         for outcome in results:
             instance.report_runless_asset_event(
                 dg.AssetCheckEvaluation(
                     asset_key=dg.AssetKey(name),
                     check_name=outcome.name,
                     passed=outcome.passed,
+                    partition=partition,
                     description=f"{outcome.message} (production's version {production[0].short})",
                     metadata=outcome.metadata,
                 )
             )
         passed = sum(r.passed for r in results)
-        actions[name] = f"checks re-run on production's version: {passed}/{len(results)} passed"
-        say(f"  {name}: checks re-run on production's version, {passed}/{len(results)} passed")
+        actions[title] = f"checks re-run on production's version: {passed}/{len(results)} passed"
+        say(f"  {title}: checks re-run on production's version, {passed}/{len(results)} passed")
 
     say("  writing the review report")
     review, css = build_review(
@@ -207,10 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "report": str(html_path),
                 "markdown": str(markdown_path),
-                "materialized": [n for n in work.run if n not in failed],
-                "reused": work.reused,
-                "checks": work.checks,
-                "failed": failed,
+                "materialized": _labels([n for n in work.run if n not in failed]),
+                "reused": _labels(work.reused),
+                "checks": _labels(work.checks),
+                "failed": _labels(failed),
             }
         )
     )

@@ -24,13 +24,16 @@ import dagster as dg
 from catalog_assets.catalog.discovery import Entry
 from catalog_assets.catalog.fingerprint import Versions
 from catalog_assets.catalog.schema import SourceSpec
+from catalog_assets.catalog.terms import Governance, run_label, slots
 from catalog_assets.errors import redact
 from catalog_assets.kernel.protocol import (
     DeploymentSpec,
     InputSpec,
     KernelReport,
+    PartSpec,
     ProductSpec,
     StepSpec,
+    UsageSpec,
 )
 from catalog_assets.orchestration.metadata import product_metadata
 from catalog_assets.orchestration.resources import CatalogStorage, NotebookRunner
@@ -59,6 +62,8 @@ class StepPlan:
     policies: dict[str, formats.LoadPolicy] = field(default_factory=dict)
     #: What loading this entry's own product may construct.
     own_policy: formats.LoadPolicy = field(default_factory=formats.LoadPolicy)
+    #: The governance of each input that is an entry (whether it is per tenant, its partitions).
+    upstream: dict[str, Governance | None] = field(default_factory=dict)
 
 
 def run_tags(deployment: Deployment) -> dict[str, str]:
@@ -89,10 +94,18 @@ def _tag_run(context: dg.AssetExecutionContext, deployment: Deployment) -> None:
         context.instance.add_run_tags(context.run.run_id, missing)
 
 
+def _usage_spec(plan: StepPlan, name: str, tenant: str | None) -> UsageSpec:
+    governance = plan.entry.governance
+    if governance is None:
+        return UsageSpec()
+    rule = governance.usage(name, tenant)
+    return UsageSpec(tenant_column=rule.tenant_column, tenants=rule.tenants, drop=rule.drop)
+
+
 def resolve_inputs(
-    store: CatalogStore, plan: StepPlan
+    store: CatalogStore, plan: StepPlan, tenant: str | None = None
 ) -> tuple[dict[str, InputSpec], dict[str, InputVersion]]:
-    """Each input's exact version, as this deployment reads it.
+    """Each input's exact version, as this deployment reads it (for ``tenant``'s partition).
 
     Raises:
         dg.Failure: an input has no data yet, saying what to run or load.
@@ -116,31 +129,56 @@ def resolve_inputs(
                 version=info.version,
                 format=source.format,
                 read_options=source.read.model_dump(exclude_none=True) if source.read else {},
+                usage=_usage_spec(plan, name, tenant),
             )
             versions[name] = InputVersion(
                 kind="source", area="sources", key=key, version=info.version
             )
             continue
-        resolved = store.resolve(name)
-        if resolved is None:
-            areas = " or ".join(store.deployment.read_areas)
-            raise dg.Failure(
-                f"input {name!r} has never been materialized in {areas} under "
-                f"{store.deployment.storage_url}; materialize it first (select '+{name}' to "
-                "include it)"
+        policy = plan.policies.get(name, formats.LoadPolicy())
+        parts = []
+        for slot in slots(plan.entry.governance, [name], plan.upstream, tenant):
+            resolved = store.resolve(name, slot.partition)
+            if resolved is None:
+                areas = " or ".join(store.deployment.read_areas)
+                which = f" for tenant {slot.partition}" if slot.partition else ""
+                raise dg.Failure(
+                    f"input {name!r} has never been materialized{which} in {areas} under "
+                    f"{store.deployment.storage_url}; materialize it first (select '+{name}' to "
+                    "include it)"
+                )
+            ref = resolved.ref
+            versions[slot.label] = InputVersion(
+                kind="entry",
+                area=resolved.area,
+                key=ref.object,
+                version=ref.sha256,
+                partition=slot.partition,
             )
-        ref, policy = resolved.ref, plan.policies.get(name, formats.LoadPolicy())
+            parts.append((slot, resolved.area, ref))
+        stacked = tenant is None and any(slot.partition for slot, _, _ in parts)
+        first = parts[0] if parts else None
         specs[name] = InputSpec(
             kind="entry",
-            area=resolved.area,
-            key=ref.object,
-            version=ref.sha256,
-            format=ref.format,
+            area=first[1] if first else store.area,
+            key=first[2].object if first else "",
+            version=first[2].sha256 if first else "",
+            format=first[2].format if first else "parquet",
             trusted_types=policy.trusted_types,
             allow_pickle=policy.allow_pickle,
-        )
-        versions[name] = InputVersion(
-            kind="entry", area=resolved.area, key=ref.object, version=ref.sha256
+            parts=tuple(
+                PartSpec(
+                    tenant=slot.partition or "",
+                    area=area,
+                    key=ref.object,
+                    version=ref.sha256,
+                    format=ref.format,
+                )
+                for slot, area, ref in parts
+            )
+            if stacked
+            else (),
+            usage=_usage_spec(plan, name, tenant),
         )
     return specs, versions
 
@@ -152,14 +190,26 @@ def materialize_entry(
     runner: NotebookRunner = context.resources.notebook_runner
     store = storage.get_store()
     _tag_run(context, store.deployment)
-    inputs, input_versions = resolve_inputs(store, plan)
+    tenant = context.partition_key if context.has_partition_key else None
+    refusal = _refusal(plan, tenant)
+    if refusal is not None:
+        # Not a failure: the terms say this partition is never computed. Its output is optional,
+        # so the run succeeds with nothing stored, and the asset says why.
+        context.log.info(refusal)
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=plan.entry.name, partition=tenant, metadata={"catalog/not_run": refusal}
+            )
+        )
+        return
+    inputs, input_versions = resolve_inputs(store, plan, tenant)
     for name, version in input_versions.items():
         context.log.info(
             f"input {name}: {version.area} version {version.version[:12]} "
             f"({store.backend.uri(version.key)})"
         )
     if store.deployment.kind == "prod":
-        promotion = _promotion(context, store, plan, input_versions, runner)
+        promotion = _promotion(context, store, plan, input_versions, runner, tenant)
         if promotion is not None:
             yield from promotion
             return
@@ -168,12 +218,14 @@ def materialize_entry(
     from catalog_assets.orchestration.execution import NotebookFailed, run_notebook
 
     entry, run_id = plan.entry, context.run.run_id
-    executed = runner.executed_path(run_id, entry.name)
+    label = run_label(entry.name, tenant)
+    executed = runner.executed_path(run_id, label)
     notebook_link = dg.MetadataValue.notebook(str(executed))
-    with store.staging(run_id, entry.name) as folder:
+    with store.staging(run_id, label) as folder:
         spec = StepSpec(
             entry=entry.name,
             run_id=run_id,
+            tenant=tenant,
             metadata_path=str(entry.metadata_path),
             deployment=DeploymentSpec(
                 kind=store.deployment.kind,
@@ -186,6 +238,7 @@ def materialize_entry(
                 staging_path=str(folder / "product"),
                 declared_format=entry.metadata.format,
                 trusted_types=tuple(entry.metadata.trusted_types),
+                forbidden_columns=entry.governance.forbidden_columns() if entry.governance else {},
             ),
             checks=list(entry.metadata.checks),
             report_path=str(folder / "report.json"),
@@ -213,7 +266,7 @@ def materialize_entry(
             )
         except NotebookFailed as failure:
             secrets = secret_values({**os.environ, **kernel_env})
-            extra = _keep_executed(store, executed, run_id, entry.name)
+            extra = _keep_executed(store, executed, run_id, label)
             error = redact(str(failure), secrets)
             context.log_event(
                 dg.AssetObservation(
@@ -223,8 +276,8 @@ def materialize_entry(
             )
             raise dg.Failure(
                 description=(
-                    f"{entry.notebook_path}: {error}. {_kept(store, entry.name)} The executed "
-                    f"notebook, with the traceback, is at {executed}"
+                    f"{entry.notebook_path}: {error}. {_kept(store, entry.name, tenant)} The "
+                    f"executed notebook, with the traceback, is at {executed}"
                 ),
                 metadata={"executed_notebook": notebook_link},
             ) from None
@@ -237,7 +290,7 @@ def materialize_entry(
             else "materialized",
             **refresh_metadata(context, entry.name),
             "executed_notebook": notebook_link,
-            **_keep_executed(store, executed, run_id, entry.name),
+            **_keep_executed(store, executed, run_id, label),
             "inputs": {
                 name: {"area": v.area, "version": v.version[:12], "uri": store.backend.uri(v.key)}
                 for name, v in input_versions.items()
@@ -271,7 +324,10 @@ def materialize_entry(
                 data_version=dg.DataVersion(staged.ref.data_version),
             )
         yield output
+    selected = {key.name for key in context.selected_asset_check_keys}
     for outcome in staged.ref.checks:
+        if outcome.name not in selected:
+            continue
         yield dg.AssetCheckResult(
             check_name=outcome.name,
             passed=outcome.passed,
@@ -330,6 +386,7 @@ def _seal(
             "deployment": store.deployment.kind,
             "branch": store.deployment.branch,
             "area": store.area,
+            "partition": spec.tenant,
         },
     )
 
@@ -401,6 +458,7 @@ def _promotion(
     plan: StepPlan,
     input_versions: dict[str, InputVersion],
     runner: NotebookRunner,
+    tenant: str | None = None,
 ) -> list[dg.Output | dg.AssetCheckResult] | None:
     """Production takes a branch's version instead of recomputing, when it is the same code run
     on the same inputs; None when no branch version qualifies (the notebook then runs)."""
@@ -413,6 +471,7 @@ def _promotion(
         plan.versions.checks,
         {name: version.version for name, version in input_versions.items()},
         blocking,
+        tenant,
     )
     for reason in passed_over:
         context.log.info(f"not promoting {entry.name} from {reason}")
@@ -476,7 +535,7 @@ def _promotion(
                 metadata=result.metadata,
             )
             for result in ref.checks
-            if result.name in {c.name for c in entry.metadata.checks}
+            if result.name in {key.name for key in context.selected_asset_check_keys}
         ),
     ]
 
@@ -498,8 +557,24 @@ def _comparison(store: CatalogStore, ref: Ref, runner: NotebookRunner) -> dict[s
     return metadata
 
 
-def _kept(store: CatalogStore, entry: str) -> str:
-    current = store.read_ref(entry)
+def _refusal(plan: StepPlan, tenant: str | None) -> str | None:
+    """Why the terms keep this entry from running for ``tenant`` (its own, or an upstream
+    partition it would read), or None."""
+    governance = plan.entry.governance
+    if tenant is None or governance is None:
+        return None
+    found = governance.refusal(tenant)
+    for name, parent in plan.upstream.items():
+        if found is None and parent is not None and parent.tenancy == "per_tenant":
+            if parent.refusal(tenant):
+                found = (
+                    f"its input {name} does not run for tenant {tenant}: {parent.refusal(tenant)}"
+                )
+    return found
+
+
+def _kept(store: CatalogStore, entry: str, tenant: str | None = None) -> str:
+    current = store.read_ref(entry, tenant)
     if current is None:
         return "Nothing was stored (there is no previous value)."
     ref = current[0]

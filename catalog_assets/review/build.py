@@ -14,6 +14,8 @@ from typing import Any
 import nbformat
 
 from catalog_assets.catalog.discovery import Catalog, Entry
+from catalog_assets.catalog.terms import run_label
+from catalog_assets.orchestration.staleness import nodes_of
 from catalog_assets.review.changes import Change, Changes
 from catalog_assets.review.datadiff import diff_frames, key_of
 from catalog_assets.review.modeldiff import diff_models
@@ -65,11 +67,12 @@ def review_entry(
     store: CatalogStore,
     executed_dir: Path,
     rechecked: list[CheckResult] | None = None,
+    partition: str | None = None,
 ) -> tuple[EntryReview, str]:
-    """One entry's review, and the CSS its rendered notebook needs."""
+    """One entry's review (of one tenant's partition), and the CSS its notebook needs."""
     base_entry, head_entry = base.entries.get(change.name), head.entries.get(change.name)
-    production = store.read_ref(change.name, area=PROD_AREA)
-    branch = store.read_ref(change.name) if change.runs == "materialize" else None
+    production = store.read_ref(change.name, partition, area=PROD_AREA)
+    branch = store.read_ref(change.name, partition) if change.runs == "materialize" else None
     item = EntryReview(
         change,
         action,
@@ -82,6 +85,7 @@ def review_entry(
         checks_branch=rechecked
         if rechecked is not None
         else (list(branch[0].checks) if branch else []),
+        partition=partition,
     )
     meta = head_entry.metadata if head_entry else None
     item.purpose = getattr(meta, "purpose", None)
@@ -89,11 +93,13 @@ def review_entry(
     css = ""
     try:
         if item.branch is not None and item.branch.run_id:
-            executed = executed_dir / item.branch.run_id / f"{change.name}.ipynb"
+            executed = (
+                executed_dir / item.branch.run_id / f"{run_label(change.name, partition)}.ipynb"
+            )
             if executed.exists():
                 item.executed_html, css = render_notebook(executed)
         if item.branch is not None and item.production is not None:
-            _compare(item, base_entry, head_entry, head, store)
+            _compare(item, base_entry, head_entry, head, store, partition)
     except Exception as error:  # a broken comparison must not hide the rest of the report
         log.warning("review of %s: %s", change.name, error, exc_info=True)
         item.error = f"comparison failed: {type(error).__name__}: {error}"
@@ -106,6 +112,7 @@ def _compare(
     head_entry: Entry | None,
     head: Catalog,
     store: CatalogStore,
+    partition: str | None = None,
 ) -> None:
     production, branch = item.production, item.branch
     assert production is not None and branch is not None
@@ -124,20 +131,25 @@ def _compare(
             )
     elif branch.format == "skops" or production.format == "skops":
         old, new = store.load(production, load_policy), store.load(branch, load_policy)
-        rows, rows_name = _scoring_rows(head_entry, head, store)
+        rows, rows_name = _scoring_rows(head_entry, head, store, partition)
         item.model_diff = diff_models(old, new, production.metrics, branch.metrics, rows, rows_name)
 
 
 def _scoring_rows(
-    entry: Entry | None, head: Catalog, store: CatalogStore
+    entry: Entry | None, head: Catalog, store: CatalogStore, partition: str | None = None
 ) -> tuple[Any, str | None]:
-    """A table both models can score: the branch's version of the model's first table input."""
+    """A table both models can score: the branch's version of the model's first table input
+    (of this partition, or a pooled model's first tenant)."""
     if entry is None:
         return None, None
+    partitions = nodes_of(head)
     for name in entry.metadata.inputs:
         upstream = head.entries.get(name)
         if upstream is not None and upstream.metadata.kind == "dataset":
-            resolved = store.resolve(name)
+            which = partition if upstream.per_tenant else None
+            if upstream.per_tenant and which is None:
+                which = next(iter(partitions.get(name, [])), None)
+            resolved = store.resolve(name, which)
             if resolved is not None and resolved.ref.format == "parquet":
                 return store.load(resolved.ref, policy(upstream)), f"{name} ({resolved.area})"
     return None, None
@@ -162,18 +174,22 @@ def build_review(
         unchanged=len(changes.unchanged),
     )
     css = ""
+    partitions = nodes_of(head)
     for change in changes.entries:
-        item, extra = review_entry(
-            change,
-            actions.get(change.name, "nothing runs"),
-            base,
-            head,
-            store,
-            executed_dir,
-            rechecked.get(change.name),
-        )
-        review.entries.append(item)
-        css = css or extra
+        for partition in partitions.get(change.name, [None]) or [None]:
+            title = change.name if partition is None else f"{change.name}[{partition}]"
+            item, extra = review_entry(
+                change,
+                actions.get(title, "nothing runs"),
+                base,
+                head,
+                store,
+                executed_dir,
+                rechecked.get(title),
+                partition,
+            )
+            review.entries.append(item)
+            css = css or extra
     return review, css
 
 

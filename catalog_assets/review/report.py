@@ -40,6 +40,13 @@ class EntryReview:
     purpose: str | None = None
     tenancy: str | None = None
     error: str | None = None
+    #: The tenant of this partition of a per-tenant entry (one review per partition).
+    partition: str | None = None
+
+    @property
+    def title(self) -> str:
+        name = self.change.name
+        return name if self.partition is None else f"{name}[{self.partition}]"
 
 
 @dataclass
@@ -254,7 +261,7 @@ def _checks_section(review: EntryReview) -> str:
 def _entry_section(review: EntryReview) -> str:
     change = review.change
     parts = [
-        f'<h2 id="{_e(change.name)}">{_e(change.name)} '
+        f'<h2 id="{_e(review.title)}">{_e(review.title)} '
         f'<span class="badge {_e(change.kind)}">{_e(change.kind)}</span></h2>',
         f"<p>{_e(change.describe())}. <span class='muted'>{_e(review.action)}</span></p>",
     ]
@@ -290,7 +297,7 @@ def render_html(review: Review, extra_css: str = "") -> str:
         counts[item.change.kind] = counts.get(item.change.kind, 0) + 1
     summary_rows = [
         [
-            f'<a href="#{_e(i.change.name)}">{_e(i.change.name)}</a>',
+            f'<a href="#{_e(i.title)}">{_e(i.title)}</a>',
             f'<span class="badge {_e(i.change.kind)}">{_e(i.change.kind)}</span>',
             _e(i.action),
         ]
@@ -337,7 +344,7 @@ def render_markdown(review: Review, report_path: str) -> str:
         ]
         for item in review.entries:
             lines.append(
-                f"| `{item.change.name}` | {item.change.kind} | {_md_rows(item)} | "
+                f"| `{item.title}` | {item.change.kind} | {_md_rows(item)} | "
                 f"{_md_columns(item)} | {_md_metrics(item)} | {_md_checks(item)} |"
             )
     for source in review.sources:

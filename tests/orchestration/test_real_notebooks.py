@@ -202,7 +202,8 @@ def test_new_and_adopted_entries_validate_and_materialize(
     shown = subprocess.run(
         ["bash", "-c", hint.split("`")[1]], cwd=tmp_path, capture_output=True, text=True
     )
-    assert shown.returncode == 0 and "RUN_SUCCESS" in shown.stderr, shown.stderr[-3000:]
+    assert shown.returncode == 0, shown.stdout + shown.stderr[-3000:]
+    assert shown.stdout.startswith("materializing visit_counts\n  done in "), shown.stdout
     assert (
         main(["new", "baseline", "--group", "demo", "--kind", "model", "--owner", "team:ds"]) == 0
     )
