@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
+from catalog_assets.catalog.terms import TENANTS_FILE
 from catalog_assets.errors import CatalogAssetsError
 from catalog_assets.instance import prepare_instance
 from catalog_assets.settings import Settings, project_checkout
@@ -33,17 +35,15 @@ def run_instance(args: argparse.Namespace) -> int:
 
 
 def _sync_tenants(settings: Settings, home: Path) -> None:
-    """The instance gets a partition per tenant of tenants.yaml now, so a per-tenant entry can be
+    """The instance gets the tenant partitions of tenants.yaml now, so a per-tenant entry can be
     materialized at once (the tenants sensor keeps them in step afterwards)."""
-    from catalog_assets.catalog.discovery import read_sources, read_tenants
-    from catalog_assets.catalog.terms import TENANTS_FILE
-
-    problems: list = []
-    sources, _ = read_sources(settings.catalog_dir / "sources.yaml", problems, settings.limits)
-    tenants = read_tenants(settings.catalog_dir / TENANTS_FILE, sources, settings.limits, problems)
+    if not (settings.catalog_dir / TENANTS_FILE).exists():
+        return
+    from catalog_assets.catalog.discovery import inspect_catalog
     from catalog_assets.orchestration.catchup import sync_instance_tenants
 
-    sync_instance_tenants(home, tenants)
+    catalog, _ = inspect_catalog(settings.catalog_dir, limits=settings.limits)
+    sync_instance_tenants(home, catalog)
 
 
 def run_dev(args: argparse.Namespace) -> int:
@@ -63,6 +63,11 @@ def run_dev(args: argparse.Namespace) -> int:
     # `dg dev` (which `dagster dev` now defers to) stops cleanly on Ctrl-C or SIGTERM. Its code
     # server works in the checkout, where the UI's "View notebook" finds executed notebooks.
     project = project_checkout() or settings.home
+    # A shell starting a background job (`make dev &` in a script) makes it ignore SIGINT, and
+    # Dagster handles SIGTERM as it handles SIGINT: both would be ignored. Ignored signals survive
+    # exec, so restore their defaults first.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
     os.execv(
         dg,
         [dg, "dev", "--target-path", str(project), "--host", args.host, "--port", str(args.port)],

@@ -13,19 +13,23 @@ import dagster as dg
 
 from catalog_assets.catalog.discovery import BrokenEntry, Catalog, Entry
 from catalog_assets.catalog.fingerprint import versions
-from catalog_assets.catalog.terms import TENANT_PARTITIONS
 from catalog_assets.errors import CatalogAssetsError, redact
+from catalog_assets.orchestration.staleness import partition_sets
 from catalog_assets.orchestration.step import StepPlan, materialize_entry
 from catalog_assets.settings import secret_values
 from catalog_assets.storage import formats
 
 KINDS = {"dataset": "pandas", "model": "scikit-learn"}
-TENANTS = dg.DynamicPartitionsDefinition(name=TENANT_PARTITIONS)
 
 
-def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
-    """The asset of one catalog entry."""
+def entry_asset(
+    entry: Entry, catalog: Catalog, sets: dict[str, tuple[str, tuple[str, ...]]] | None = None
+) -> dg.AssetsDefinition:
+    """The asset of one catalog entry (``sets``: ``partition_sets(catalog)``, computed once)."""
     meta = entry.metadata
+    sets = partition_sets(catalog) if sets is None else sets
+    partitions = sets.get(entry.name)
+    per_tenant_inputs = {name for name in meta.inputs if name in sets}
     entry_versions = versions(entry)
     plan = StepPlan(
         entry=entry,
@@ -51,8 +55,8 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
         kinds={"jupyter", KINDS[meta.kind]},
         tags=meta.tags,
         code_version=entry_versions.code,
-        # One partition per tenant (the dynamic partitions tenants.yaml fills, catalog.terms).
-        partitions_def=TENANTS if entry.per_tenant else None,
+        # One partition per tenant it may run for (dynamic: the tenants sensor fills them).
+        partitions_def=dg.DynamicPartitionsDefinition(name=partitions[0]) if partitions else None,
         metadata={
             "notebook_path": dg.MetadataValue.notebook(str(entry.notebook_path)),
             "metadata_path": dg.MetadataValue.path(str(entry.metadata_path)),
@@ -76,7 +80,13 @@ def entry_asset(entry: Entry, catalog: Catalog) -> dg.AssetsDefinition:
                 spec, dagster_type=Any, is_required=not entry.per_tenant
             )
         },
-        deps=meta.inputs,
+        # A per-tenant entry reads the same tenant's partition of a per-tenant input.
+        deps=[
+            dg.AssetDep(name, partition_mapping=dg.IdentityPartitionMapping())
+            if partitions and name in per_tenant_inputs
+            else name
+            for name in meta.inputs
+        ],
         check_specs=[
             dg.AssetCheckSpec(
                 check.name,
@@ -135,8 +145,9 @@ def catalog_assets(catalog: Catalog) -> list[dg.AssetsDefinition]:
             len(catalog.broken),
             "\n".join(problems),
         )
+    sets = partition_sets(catalog)
     return [
-        *(entry_asset(entry, catalog) for entry in catalog.entries.values()),
+        *(entry_asset(entry, catalog, sets) for entry in catalog.entries.values()),
         *(broken_asset(broken, catalog) for broken in catalog.broken.values()),
     ]
 

@@ -26,9 +26,7 @@ from catalog_assets.catalog import graph
 from catalog_assets.catalog.discovery import Catalog
 from catalog_assets.catalog.fingerprint import versions
 from catalog_assets.catalog.schema import SourceSpec
-from catalog_assets.catalog.terms import TENANT_PARTITIONS, Tenant
-from catalog_assets.orchestration.assets import TENANTS
-from catalog_assets.orchestration.staleness import Assessment, Batch, assess
+from catalog_assets.orchestration.staleness import Assessment, Batch, assess, partition_sets
 from catalog_assets.orchestration.step import run_tags
 from catalog_assets.settings import Deployment
 from catalog_assets.storage.refs import InputVersion, Ref
@@ -135,28 +133,33 @@ def sensors(catalog: Catalog, deployment: Deployment, refresh: bool) -> list[dg.
 
 
 def tenant_requests(
-    instance: dg.DagsterInstance, tenants: tuple[Tenant, ...]
+    instance: dg.DagsterInstance, catalog: Catalog
 ) -> list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest]:
-    """What makes the instance's tenant partitions those of tenants.yaml."""
-    wanted = [t.id for t in tenants]
-    have = set(instance.get_dynamic_partitions(TENANT_PARTITIONS))
-    added = [t for t in wanted if t not in have]
-    removed = sorted(have - set(wanted))
-    return [
-        *([TENANTS.build_add_request(added)] if added else []),
-        *([TENANTS.build_delete_request(removed)] if removed else []),
-    ]
+    """What makes each tenant partitions definition hold the tenants its entries run for."""
+    wanted = {name: list(tenants) for name, tenants in partition_sets(catalog).values()}
+    requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
+    for name, tenants in sorted(wanted.items()):
+        have = set(instance.get_dynamic_partitions(name))
+        added = [t for t in tenants if t not in have]
+        removed = sorted(have - set(tenants))
+        if added:
+            requests.append(dg.AddDynamicPartitionsRequest(name, added))
+        if removed:
+            requests.append(dg.DeleteDynamicPartitionsRequest(name, removed))
+    return requests
 
 
-def sync_tenants(instance: dg.DagsterInstance, tenants: tuple[Tenant, ...]) -> None:
-    """Make the instance's tenant partitions those of tenants.yaml, at once (``catalog
+def sync_tenants(instance: dg.DagsterInstance, catalog: Catalog) -> None:
+    """Make the instance's tenant partitions those the terms give each entry, at once (``catalog
     instance``, previews); the tenants sensor keeps them so afterwards."""
-    for request in tenant_requests(instance, tenants):
+    for request in tenant_requests(instance, catalog):
         if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(TENANT_PARTITIONS, list(request.partition_keys))
+            instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
+            )
         else:
             for key in request.partition_keys:
-                instance.delete_dynamic_partition(TENANT_PARTITIONS, key)
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
 
 
 def tenants_sensor(catalog: Catalog) -> dg.SensorDefinition:
@@ -170,7 +173,7 @@ def tenants_sensor(catalog: Catalog) -> dg.SensorDefinition:
         description="Keeps the tenant partitions of per-tenant entries those of tenants.yaml.",
     )
     def catalog_tenants(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        requests = tenant_requests(context.instance, catalog.tenants)
+        requests = tenant_requests(context.instance, catalog)
         if not requests:
             return dg.SkipReason("the tenant partitions are those of tenants.yaml")
         return dg.SensorResult(dynamic_partitions_requests=requests)

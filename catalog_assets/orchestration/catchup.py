@@ -17,7 +17,6 @@ import dagster as dg
 
 from catalog_assets.catalog.discovery import Catalog
 from catalog_assets.catalog.fingerprint import versions
-from catalog_assets.catalog.terms import Tenant
 from catalog_assets.orchestration.automation import sync_tenants
 from catalog_assets.orchestration.staleness import assess, nodes_of
 from catalog_assets.orchestration.step import run_tags
@@ -28,13 +27,13 @@ MAX_ROUNDS = 20
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
-def sync_instance_tenants(home: Path, tenants: tuple[Tenant, ...]) -> None:
-    """The instance at ``home`` gets a partition per tenant now (``catalog instance``), so a
+def sync_instance_tenants(home: Path, catalog: Catalog) -> None:
+    """The instance at ``home`` gets its tenant partitions now (``catalog instance``), so a
     per-tenant entry can be materialized at once; the tenants sensor keeps them in step after."""
-    if not tenants:
+    if not catalog.tenants:
         return
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        sync_tenants(instance, tenants)
+        sync_tenants(instance, catalog)
 
 
 def first_failure(result: dg.ExecuteInProcessResult) -> str:
@@ -55,16 +54,22 @@ def materialize_pending(
 ) -> bool:
     """Materialize what this deployment's area lacks or holds stale (or, with ``only``, those
     entries whatever their state); True when all succeeded."""
-    sync_tenants(instance, catalog.tenants)
+    sync_tenants(instance, catalog)
     job = definitions.resolve_implicit_global_asset_job_def()
     code = {name: versions(entry).code for name, entry in catalog.entries.items()}
     sources = {
         name: store.source_versions().get(store.source_key(source.location))
         for name, source in catalog.sources.items()
     }
-    asked = (
-        {(name, p) for name in only for p in nodes_of(catalog)[name]} if only is not None else None
-    )
+    partitions = nodes_of(catalog)
+    asked = {(name, p) for name in only for p in partitions[name]} if only is not None else None
+    for name in only or ():
+        entry = catalog.entries[name]
+        if entry.per_tenant and entry.governance is not None:
+            for tenant in catalog.tenants:
+                if tenant.id not in partitions[name]:
+                    why = entry.governance.refusal(tenant.id) or "an input does not run for it"
+                    say(f"{name} does not run for tenant {tenant.id}: {why}")
     for _ in range(MAX_ROUNDS):
         state = assess(catalog, code, store.area_refs(store.area), sources, asked)
         if not state.batches:

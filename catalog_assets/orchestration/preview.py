@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     instance = dg.DagsterInstance.get()
-    sync_tenants(instance, head.tenants)
+    sync_tenants(instance, head)
     job = definitions.resolve_implicit_global_asset_job_def()
     actions: dict[str, str] = {label(n): "reused (same code, same inputs)" for n in work.reused}
     failed: list[Node] = []

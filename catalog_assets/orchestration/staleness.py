@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from catalog_assets.catalog.discovery import Catalog
-from catalog_assets.catalog.terms import Slot, slots
+from catalog_assets.catalog.terms import TENANT_PARTITIONS, Slot, slots
 from catalog_assets.storage.refs import Ref
 
 Cause = Literal["new", "code", "inputs"]
@@ -104,6 +105,28 @@ def nodes_of(catalog: Catalog) -> dict[str, list[str | None]]:
     return found
 
 
+def partition_set_name(tenants: tuple[str, ...], every: tuple[str, ...]) -> str:
+    """The Dagster partitions of per-tenant entries that run for ``tenants``: ``tenant`` when
+    that is every tenant, else named after them (each distinct set is one dynamic partitions
+    definition, so a tenant an entry may not run for is not one of its partitions)."""
+    if tenants == every:
+        return TENANT_PARTITIONS
+    readable = "_".join(tenants)
+    if re.fullmatch(r"[A-Za-z0-9_]{1,60}", readable):
+        return f"{TENANT_PARTITIONS}_{readable}"
+    return f"{TENANT_PARTITIONS}_{hashlib.sha256(repr(tenants).encode()).hexdigest()[:10]}"
+
+
+def partition_sets(catalog: Catalog) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each per-tenant entry's partitions definition: (its name, the tenants in it)."""
+    every = tuple(t.id for t in catalog.tenants)
+    return {
+        name: (partition_set_name(tuple(parts), every), tuple(parts))
+        for name, parts in nodes_of(catalog).items()
+        if catalog.entries[name].per_tenant
+    }
+
+
 def input_slots(catalog: Catalog, entry: str, partition: str | None) -> list[Slot]:
     """What each input of ``entry`` reads for ``partition`` (as the run step resolves it)."""
     item = catalog.entries[entry]
@@ -160,18 +183,25 @@ def assess(
             selected.add(node)
             result.downstream.add(label(node))
 
+    # One run holds entries of one partitions definition: grouped by it and the partition. A
+    # node whose selected upstream is in another group waits for that group's run.
+    sets = partition_sets(catalog)
+
+    def group(node: Node) -> tuple[str | None, str | None]:
+        return (sets[node[0]][0] if node[0] in sets else None, node[1])
+
     blocked: set[Node] = set()
     for node in order:
         if node in selected and any(
-            p in selected and (p[1] != node[1] or p in blocked) for p in parents[node]
+            p in selected and (group(p) != group(node) or p in blocked) for p in parents[node]
         ):
             blocked.add(node)
     result.waiting = {label(n) for n in blocked}
-    groups: dict[str | None, list[Node]] = {}
+    groups: dict[tuple[str | None, str | None], list[Node]] = {}
     for node in order:
         if node in selected and node not in blocked:
-            groups.setdefault(node[1], []).append(node)
-    for partition, members in groups.items():
+            groups.setdefault(group(node), []).append(node)
+    for (_, partition), members in groups.items():
         reasons = {
             name: (
                 "; ".join(result.stale[label((name, p))].reasons)

@@ -11,9 +11,9 @@ import yaml
 
 from catalog_assets.catalog.discovery import load_catalog
 from catalog_assets.catalog.files import Limits
-from catalog_assets.catalog.terms import TENANT_PARTITIONS
 from catalog_assets.orchestration.automation import sync_tenants, tenant_requests
-from catalog_assets.orchestration.staleness import nodes_of
+from catalog_assets.orchestration.staleness import nodes_of, partition_sets
+from tests.helpers import load_defs
 
 
 def edit(path: Path, change) -> None:
@@ -144,20 +144,40 @@ def test_partitions_are_the_tenants_the_terms_allow(governed_catalog_dir):
 
 def test_tenant_partitions_follow_tenants_yaml(governed_catalog_dir):
     catalog = load_catalog(governed_catalog_dir, strict=True, limits=Limits())
+    # A tenant an entry may not run for is not one of its partitions.
+    assert partition_sets(catalog) == {
+        "member_visit_features": ("tenant", ("starlight", "roxy", "harbour")),
+        "genre_affinity": ("tenant_starlight_roxy", ("starlight", "roxy")),
+        "churn_scores": ("tenant_starlight_roxy", ("starlight", "roxy")),
+    }
     with dg.instance_for_test() as instance:
-        sync_tenants(instance, catalog.tenants)
-        assert instance.get_dynamic_partitions(TENANT_PARTITIONS) == [
-            "starlight",
-            "roxy",
-            "harbour",
-        ]
+        sync_tenants(instance, catalog)
+        assert instance.get_dynamic_partitions("tenant") == ["starlight", "roxy", "harbour"]
+        assert instance.get_dynamic_partitions("tenant_starlight_roxy") == ["starlight", "roxy"]
         edit(
             governed_catalog_dir / "tenants.yaml",
             lambda d: d.update(tenants=[*d["tenants"][:2], {"id": "odeon", "name": "Odeon"}]),
         )
         changed = load_catalog(governed_catalog_dir, strict=True, limits=Limits())
-        requests = tenant_requests(instance, changed.tenants)
-        assert {type(r).__name__: list(r.partition_keys) for r in requests} == {
-            "AddDynamicPartitionsRequest": ["odeon"],
-            "DeleteDynamicPartitionsRequest": ["harbour"],
-        }
+        requests = tenant_requests(instance, changed)
+        assert {
+            (type(r).__name__, r.partitions_def_name): list(r.partition_keys) for r in requests
+        } == {
+            ("AddDynamicPartitionsRequest", "tenant"): ["odeon"],
+            ("DeleteDynamicPartitionsRequest", "tenant"): ["harbour"],
+        }  # with harbour gone, every per-tenant entry runs for every tenant
+
+
+def test_per_tenant_assets_read_their_own_tenants_partition(
+    governed_catalog_dir, catalog_env, monkeypatch
+):
+    monkeypatch.setenv("CATALOG_DIR", str(governed_catalog_dir))
+
+    graph = load_defs().resolve_asset_graph()
+    scores = graph.get(dg.AssetKey("churn_scores"))
+    assert scores.partitions_def.name == "tenant_starlight_roxy"
+    mapping = graph.get_partition_mapping(
+        dg.AssetKey("churn_scores"), dg.AssetKey("genre_affinity")
+    )
+    assert isinstance(mapping, dg.IdentityPartitionMapping)
+    assert graph.get(dg.AssetKey("churn_model")).partitions_def is None

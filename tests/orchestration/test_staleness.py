@@ -135,9 +135,12 @@ def test_tenant_partitions_are_judged_one_by_one_and_run_in_dependency_order(
     state = assess(catalog, code, refs, SOURCES)
     assert set(state.stale) == {"member_visit_features[roxy]"}
     assert state.downstream == {"churn_scores[roxy]"}  # roxy is not in the pooled model
+    # One run holds one partitions definition's entries: the scores (whose partitions are the
+    # tenants allowing marketing) wait for the features' run.
     assert [(b.partition, b.entries) for b in state.batches] == [
-        ("roxy", ("member_visit_features", "churn_scores"))
+        ("roxy", ("member_visit_features",))
     ]
+    assert state.waiting == {"churn_scores[roxy]"}
 
     # Starlight's features change: the pooled model waits for them, and the scores of every
     # chain wait for the model; each tick runs what no other batch is about to change.
