@@ -26,7 +26,13 @@ from catalog_assets.catalog import graph
 from catalog_assets.catalog.discovery import Catalog
 from catalog_assets.catalog.fingerprint import versions
 from catalog_assets.catalog.schema import SourceSpec
-from catalog_assets.orchestration.staleness import Assessment, Batch, assess, partition_sets
+from catalog_assets.orchestration.staleness import (
+    Assessment,
+    Batch,
+    assess,
+    label,
+    partition_sets,
+)
 from catalog_assets.orchestration.step import run_tags
 from catalog_assets.settings import Deployment
 from catalog_assets.storage.refs import InputVersion, Ref
@@ -34,6 +40,8 @@ from catalog_assets.storage.store import CatalogStore
 
 SENSOR = "catalog_refresh"
 TENANTS_SENSOR = "catalog_tenants"
+#: Dagster's implicit job of every asset (``IMPLICIT_ASSET_JOB_NAME``), what the UI launches.
+ASSET_JOB = "__ASSET_JOB"
 REFRESH_TAG = "catalog/refresh"
 STALE_TAG = "catalog/stale"
 REASONS_TAG = "catalog/stale_reasons"
@@ -198,7 +206,9 @@ def refresh_sensor(catalog: Catalog, deployment: Deployment, running: bool) -> d
         name=SENSOR,
         minimum_interval_seconds=30,
         default_status=_status(running),
-        target=dg.AssetSelection.assets(*entries) if entries else None,
+        # Dagster's own asset job, which (unlike a job built from a selection) may hold assets
+        # of different partitions definitions; each request selects one definition's assets.
+        job_name=ASSET_JOB if entries else None,
         required_resource_keys={"catalog_storage"},
         description="Refreshes the entries production holds a stale version of (new, changed "
         "code, or changed inputs and sources) and their downstream, in one run; observes "
@@ -303,8 +313,11 @@ def source_asset(source: SourceSpec, location_key: str, format_key: str) -> dg.S
 def entry_schedules(catalog: Catalog, deployment: Deployment) -> list[dg.ScheduleDefinition]:
     """One schedule per entry with a ``schedule``; running by default in production only.
 
-    A scheduled run includes the entry's stale upstream entries, so a schedule never refreshes
-    from stale inputs. A laptop or a branch deployment shows the schedules but never starts them.
+    A scheduled run includes the entry's stale upstream entries of the same partitioning (one run
+    holds one partitions definition), so a schedule never refreshes from inputs it could refresh
+    first; stale upstream of other partitionings is the refresh sensor's. A per-tenant entry's
+    tick requests one run per tenant partition. A laptop or a branch deployment shows the
+    schedules but never starts them.
     """
     status = (
         dg.DefaultScheduleStatus.RUNNING
@@ -312,17 +325,25 @@ def entry_schedules(catalog: Catalog, deployment: Deployment) -> list[dg.Schedul
         else dg.DefaultScheduleStatus.STOPPED
     )
     view = ProductionView(catalog)
+    sets = partition_sets(catalog)
+
+    def kind(name: str) -> str | None:
+        return sets[name][0] if name in sets else None
+
     schedules = []
     for entry in catalog.entries.values():
         if not entry.metadata.schedule:
             continue
-        upstream = graph.upstream(catalog.graph, [entry.name])
+        upstream = {
+            u for u in graph.upstream(catalog.graph, [entry.name]) if kind(u) == kind(entry.name)
+        }
         schedules.append(
             _schedule(
                 entry.name,
                 entry.metadata.schedule,
                 entry.metadata_path.name,
                 upstream,
+                sets[entry.name][1] if entry.name in sets else None,
                 status,
                 view,
                 deployment,
@@ -336,6 +357,7 @@ def _schedule(
     cron: str,
     origin: str,
     upstream: set[str],
+    tenants: tuple[str, ...] | None,
     status: dg.DefaultScheduleStatus,
     view: ProductionView,
     deployment: Deployment,
@@ -343,25 +365,33 @@ def _schedule(
     @dg.schedule(
         name=f"{name}_schedule",
         cron_schedule=cron,
-        target=dg.AssetSelection.assets(name, *sorted(upstream)),
+        job_name=ASSET_JOB,
         default_status=status,
         required_resource_keys={"catalog_storage"},
         description=f"Refresh {name} on '{cron}' (from {origin}), with its stale upstream entries",
     )
-    def _refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    def _refresh(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         store: CatalogStore = context.resources.catalog_storage.get_store()
-        if deployment.kind == "prod":
-            state = view.assess(store)
-            stale_upstream = sorted((set(state.stale) | state.downstream) & upstream)
-        else:
-            stale_upstream = []
-        if stale_upstream:
-            context.log.info(
-                f"{name}: refreshing stale upstream first: {', '.join(stale_upstream)}"
+        state = view.assess(store) if deployment.kind == "prod" else None
+        requests = []
+        # A tick's requests need keys of their own when there are several (one per tenant).
+        tick = context.scheduled_execution_time.isoformat() if tenants is not None else ""
+        for tenant in tenants if tenants is not None else (None,):
+            stale = (set(state.stale) | state.downstream) if state else set()
+            stale_upstream = sorted(u for u in upstream if label((u, tenant)) in stale)
+            if stale_upstream:
+                context.log.info(
+                    f"{label((name, tenant))}: refreshing stale upstream first: "
+                    f"{', '.join(stale_upstream)}"
+                )
+            requests.append(
+                dg.RunRequest(
+                    asset_selection=[dg.AssetKey(n) for n in [*stale_upstream, name]],
+                    partition_key=tenant,
+                    run_key=f"{tick}:{tenant}" if tenant else None,
+                    tags={**run_tags(deployment), REFRESH_TAG: "schedule"},
+                )
             )
-        return dg.RunRequest(
-            asset_selection=[dg.AssetKey(n) for n in [*stale_upstream, name]],
-            tags={**run_tags(deployment), REFRESH_TAG: "schedule"},
-        )
+        return requests
 
     return _refresh

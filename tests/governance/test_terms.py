@@ -3,6 +3,7 @@ line naming the file and the field; the tenant partitions follow tenants.yaml.""
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -181,3 +182,31 @@ def test_per_tenant_assets_read_their_own_tenants_partition(
     )
     assert isinstance(mapping, dg.IdentityPartitionMapping)
     assert graph.get(dg.AssetKey("churn_model")).partitions_def is None
+
+
+def test_the_governed_catalog_loads_whole_and_schedules_each_tenant(
+    governed_catalog_dir, catalog_env, monkeypatch
+):
+    monkeypatch.setenv("CATALOG_DIR", str(governed_catalog_dir))
+    monkeypatch.setenv("CATALOG_DEPLOYMENT", "prod")
+    definitions = load_defs()
+    # Every job, schedule and sensor resolves (what the code server does on load).
+    dg.Definitions.validate_loadable(definitions)
+    schedule = definitions.resolve_schedule_def("churn_scores_schedule")
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
+            instance=instance,
+            resources={"catalog_storage": definitions.resources["catalog_storage"]},
+            scheduled_execution_time=datetime(2026, 11, 30, 6, tzinfo=UTC),
+            repository_def=definitions.get_repository_def(),
+        ) as context,
+    ):
+        sync_tenants(instance, load_catalog(governed_catalog_dir, limits=Limits()))
+        requests = schedule.evaluate_tick(context).run_requests
+    # Nothing is stored yet: each tenant's run takes the scores' stale upstream of the same
+    # partitions (genre_affinity); the pooled model is the refresh sensor's.
+    assert [(r.partition_key, sorted(k.path[-1] for k in r.asset_selection)) for r in requests] == [
+        ("starlight", ["churn_scores", "genre_affinity"]),
+        ("roxy", ["churn_scores", "genre_affinity"]),
+    ]
