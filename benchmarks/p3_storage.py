@@ -75,7 +75,8 @@ class _Counter(FileSystemEventHandler):
         # Products only: the kernel's staged file and the stored object, not the small JSON
         # documents around them (step spec, kernel report, ref, history record) nor notebooks.
         name = Path(str(event.src_path)).name
-        if event.is_directory or name.endswith((".ipynb", ".json")):
+        # (JSON documents are written through a temporary ``.tmp-<name>.json.<hex>``.)
+        if event.is_directory or name.endswith((".ipynb", ".json")) or ".json." in name:
             return
         with self.lock:
             if isinstance(event, FileClosedNoWriteEvent):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,23 @@ def _values(metadata: EntryMetadata, kind: str) -> dict[str, Any]:
     return dumped
 
 
+#: Versions by entry object: the asset factory, the refresh sensor and the schedules each ask for
+#: every entry's versions when the code location loads. Entries are immutable; a record goes when
+#: its entry does (a reloaded code location keeps only its own).
+_computed: dict[int, tuple[weakref.ref, Versions]] = {}
+
+
 def versions(entry: Entry) -> Versions:
+    key = id(entry)
+    cached = _computed.get(key)
+    if cached is not None and cached[0]() is entry:
+        return cached[1]
+    found = _versions(entry)
+    _computed[key] = (weakref.ref(entry, lambda _, k=key: _computed.pop(k, None)), found)
+    return found
+
+
+def _versions(entry: Entry) -> Versions:
     meta = entry.metadata
     reads = {
         name: source.model_dump(mode="json", include={"location", "format", "read"})
