@@ -397,8 +397,8 @@ def _facts_from_file(fmt: formats.Format, path: Path) -> dict[str, Any] | None:
         return None
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
-    metadata = pq.read_metadata(path)
+    with pq.ParquetFile(path) as footer:  # one read of the footer for both
+        schema, metadata = footer.schema_arrow, footer.metadata
     pandas_meta = schema.pandas_metadata or {}
     index_columns = {c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)}
     dtypes = {c["name"]: c.get("numpy_type") for c in pandas_meta.get("columns", [])}
