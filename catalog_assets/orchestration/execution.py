@@ -94,42 +94,79 @@ class OutputCap:
     tail: int = 200
     bytes: int = 1_000_000
 
+    def __post_init__(self) -> None:
+        if self.head < 0 or self.tail < 1 or self.bytes < 1:
+            raise ValueError(f"an output cap keeps head >= 0, tail >= 1 and bytes >= 1: {self}")
+
 
 class _StreamCut:
-    """One cell's stream output, cut to a head and a tail per stream (stdout, stderr)."""
+    """One cell's stream output, cut to a head and a tail per stream (stdout, stderr).
+
+    The kernel sends a stream in chunks that may end inside a line; the rest of that line, in
+    the next chunk, goes where its start went and is not counted as a line of its own."""
 
     def __init__(self, cap: OutputCap):
         self.cap = cap
         self.kept: dict[str, list[int]] = {}  # name -> [lines, bytes]
         self.cut: dict[str, list[int]] = {}  # name -> [lines, bytes]
         self.tails: dict[str, collections.deque[str]] = {}
+        self.open_line: dict[str, str] = {}  # name -> "head" or "tail": where an unended line went
 
     def take(self, name: str, text: str) -> str:
-        kept = self.kept.setdefault(name, [0, 0])
+        """The part of a chunk of stream ``name`` kept in place (the head); the rest is cut or
+        held back for the tail."""
         keep = []
-        for line in text.splitlines(keepends=True):
-            within = kept[0] < self.cap.head and kept[1] + len(line) <= self.cap.bytes
-            if within and name not in self.cut:
-                keep.append(line)
-                kept[0] += 1
-                kept[1] += len(line)
-                continue
-            tail = self.tails.setdefault(name, collections.deque(maxlen=self.cap.tail))
-            cut = self.cut.setdefault(name, [0, 0])
-            if len(tail) == tail.maxlen:
-                evicted = tail[0]
-                cut[0] += 1
-                cut[1] += len(evicted)
-            tail.append(line[: self.cap.bytes // max(self.cap.tail, 1)])
+        for piece in text.splitlines(keepends=True):
+            ended = len(piece.splitlines()[0]) < len(piece)
+            where = self.open_line.pop(name, None) or self._start_line(name, piece)
+            if where == "head":
+                kept = self.kept[name]
+                room = max(self.cap.bytes - kept[1], 0)
+                keep.append(piece[:room])
+                kept[1] += len(piece[:room])
+                piece = piece[room:]
+                if piece:  # a line that never ends stops at the byte budget; the tail goes on
+                    where = self._start_line(name, piece, head=False)
+            if where == "tail":
+                tail, limit = self.tails[name], self.cap.bytes // self.cap.tail
+                line = tail[-1] + piece
+                tail[-1] = line[:limit]
+                self.cut[name][1] += max(len(line) - limit, 0)  # a long line's middle is cut
+            if not ended:
+                self.open_line[name] = where
         return "".join(keep)
+
+    def _start_line(self, name: str, line: str, head: bool = True) -> str:
+        """Where a new line goes: the head while it has room, else the tail, where it pushes out
+        (and counts as cut) the oldest line once the tail is full."""
+        kept = self.kept.setdefault(name, [0, 0])
+        fits = kept[0] < self.cap.head and kept[1] + len(line) <= self.cap.bytes
+        if head and fits and name not in self.cut:
+            kept[0] += 1
+            return "head"
+        tail = self.tails.setdefault(name, collections.deque(maxlen=self.cap.tail))
+        cut = self.cut.setdefault(name, [0, 0])
+        if len(tail) == tail.maxlen:
+            cut[0] += 1
+            cut[1] += len(tail[0])
+        tail.append("")
+        return "tail"
 
     def endings(self) -> list[tuple[str, str]]:
         """For each cut stream: the line saying what was cut, then the kept tail."""
         found = []
         for name, (lines, size) in self.cut.items():
             tail = "".join(self.tails.get(name, ()))
+            amount = (
+                f"{size / 1e6:.1f} MB"
+                if size >= 100_000
+                else f"{size / 1e3:.1f} kB"
+                if size >= 1_000
+                else f"{size} bytes"
+            )
+            what = f"{lines:,} lines ({amount})" if lines else f"{amount} of a long line"
             marker = (
-                f"\n[… {lines:,} lines ({size / 1e6:.1f} MB) of {name} cut by catalog_assets; "
+                f"\n[… {what} of {name} cut by catalog_assets; "
                 f"the last {len(self.tails.get(name, ()))} follow. Set CATALOG_MAX_OUTPUT_LINES "
                 "to keep more …]\n"
             )
