@@ -66,6 +66,21 @@ def digests(prefix: str) -> dict[str, str]:
     )
 
 
+def catalog_cli(
+    env: dict[str, str] | None, *argv: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """``catalog <argv>`` in a fresh interpreter, as a user runs it, its output captured as text;
+    ``env`` None inherits this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "catalog_assets.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
 def materialize_with_cli(env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``dagster asset materialize --select '*'`` on the code location, as a user runs it."""
     return subprocess.run(

@@ -1,8 +1,6 @@
 """Catalog validation: every case a scientist can get wrong, reported per file and field."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +9,7 @@ import pytest
 from catalog_assets.catalog.discovery import inspect_catalog, load_catalog
 from catalog_assets.catalog.problems import CatalogError
 from catalog_assets.catalog.schema import is_valid_owner
-from tests.helpers import ROOT
+from tests.helpers import ROOT, catalog_cli
 
 NOTEBOOK = {
     "cells": [
@@ -270,16 +268,10 @@ def test_tag_rule_matches_dagster(tmp_path, key):
     assert ours == dagster_accepts
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "catalog_assets.cli", *args], capture_output=True, text=True
-    )
-
-
 def test_cli_validate_prints_every_problem_and_exits_1(tmp_path):
     add_entry(tmp_path, "g", "a", "description: d\nowner: nobody\n")
     add_entry(tmp_path, "g", "b", GOOD_YAML + "schedule: often\n")
-    result = run_cli("validate", "--catalog", str(tmp_path))
+    result = catalog_cli(None, "validate", "--catalog", str(tmp_path))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines == [
@@ -292,7 +284,7 @@ def test_cli_validate_prints_every_problem_and_exits_1(tmp_path):
 
 
 def test_cli_validate_summary_on_valid_catalog(catalog_dir):
-    result = run_cli("validate", "--catalog", str(catalog_dir))
+    result = catalog_cli(None, "validate", "--catalog", str(catalog_dir))
     assert result.returncode == 0, result.stdout
     assert result.stdout.strip().endswith("OK, 4 entries in 2 groups, 6 sources")
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from benchmarks.environment import synthetic_catalog
-from tests.helpers import copy_sample_catalog
+from tests.helpers import catalog_cli, copy_sample_catalog
 from tests.production_repo import GIT
 
 MISTAKES = {
@@ -32,16 +32,6 @@ MISTAKES = {
 }
 
 
-def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "catalog_assets.cli", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     """Every mistake run once, in parallel, in a scratch project (a git repository)."""
@@ -58,7 +48,7 @@ def outcomes(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     }
     env.pop("CATALOG_DIR", None)
     with ThreadPoolExecutor(4) as pool:
-        done = pool.map(lambda item: run(item[1][0], env), MISTAKES.items())
+        done = pool.map(lambda item: catalog_cli(env, *item[1][0], timeout=120), MISTAKES.items())
         return dict(zip(MISTAKES, done, strict=True))
 
 
@@ -74,7 +64,9 @@ def test_a_mistake_is_one_line_and_exit_code_2(outcomes, mistake):
 
 def test_debug_shows_the_traceback(tmp_path):
     env = {**os.environ, "CATALOG_STORAGE_URL": str(tmp_path)}
-    done = run(["--debug", "sample-data", "--storage-url", "ftp://example.com/x"], env)
+    done = catalog_cli(
+        env, "--debug", "sample-data", "--storage-url", "ftp://example.com/x", timeout=120
+    )
     assert done.returncode != 0 and "Traceback" in done.stderr
 
 

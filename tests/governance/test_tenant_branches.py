@@ -5,8 +5,6 @@ instead of recomputing it."""
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -15,20 +13,10 @@ import pytest
 from catalog_assets.cli import main
 from catalog_assets.sample_data import write_sources
 from tests.conftest import TEST_SAMPLE
-from tests.helpers import copy_sample_catalog
+from tests.helpers import catalog_cli, copy_sample_catalog
 from tests.production_repo import _ENV, git
 
 pytestmark = pytest.mark.notebook
-
-
-def catalog(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "catalog_assets.cli", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +31,7 @@ def governed_repo(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     write_sources(str(repo / ".catalog" / "storage"), TEST_SAMPLE)
     env = {k: v for k, v in os.environ.items() if k not in _ENV}
     env.update(CATALOG_HOME=str(repo), CATALOG_DIR=str(repo / "notebooks"))
-    done = catalog(env, "materialize", "--deployment", "prod")
+    done = catalog_cli(env, "materialize", "--deployment", "prod")
     assert done.returncode == 0, done.stdout + done.stderr
     return repo, env
 
@@ -90,7 +78,7 @@ def test_a_branch_preview_reviews_each_tenant_then_production_promotes_it(
     assert {t: prod_ref(repo, "genre_affinity", t) for t in before} == before  # untouched
 
     git(repo, "merge", "-q", "--no-ff", branch, "-m", f"Merge {branch}")
-    done = catalog(env, "materialize", "--deployment", "prod")
+    done = catalog_cli(env, "materialize", "--deployment", "prod")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "materializing genre_affinity, churn_scores for tenant starlight" in done.stdout
     for tenant in ("starlight", "roxy"):

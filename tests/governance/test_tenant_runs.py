@@ -6,8 +6,6 @@ or data past its retention is erased. Real notebooks in real kernels, real `cata
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,21 +23,17 @@ from catalog_assets.orchestration.staleness import assess
 from catalog_assets.settings import Settings
 from catalog_assets.storage.maintenance import DAY, collect
 from catalog_assets.storage.store import CatalogStore
-from tests.helpers import copy_sample_catalog, load_defs, outputs_text, run_like_jupyter
+from tests.helpers import (
+    catalog_cli,
+    copy_sample_catalog,
+    load_defs,
+    outputs_text,
+    run_like_jupyter,
+)
 
 pytestmark = pytest.mark.notebook
 
 PERSONAL = {"first_name", "last_name", "email", "birth_date"}
-
-
-def catalog(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "catalog_assets.cli", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 def project(root: Path, sample_sources: Path) -> dict[str, str]:
@@ -62,7 +56,7 @@ def project(root: Path, sample_sources: Path) -> dict[str, str]:
 def governed(tmp_path_factory, sample_sources) -> dict[str, str]:
     """The governed sample catalog, materialized once with `catalog materialize`."""
     env = project(tmp_path_factory.mktemp("governed"), sample_sources)
-    done = catalog(env, "materialize")
+    done = catalog_cli(env, "materialize")
     assert done.returncode == 0, done.stdout + done.stderr
     env["MATERIALIZE_OUTPUT"] = done.stdout
     return env
@@ -113,7 +107,7 @@ def test_catalog_materialize_runs_each_allowed_partition(governed):
         "churn_scores for tenant starlight",
         "churn_scores for tenant roxy",
     ]
-    again = catalog(governed, "materialize")
+    again = catalog_cli(governed, "materialize")
     assert again.returncode == 0
     assert again.stdout.strip() == "local: every entry is up to date"
 
@@ -210,7 +204,7 @@ def test_personal_columns_stay_out_unless_declared(governed_copy):
             "catalog.output(members[['member_id', 'email']])",
         ],
     )
-    refused = catalog(env, "materialize", "premiere_contacts")
+    refused = catalog_cli(env, "materialize", "premiere_contacts")
     assert refused.returncode == 1
     assert (
         "catalog.output: premiere_contacts: refused by the data-usage terms: column 'email' is "
@@ -233,7 +227,7 @@ def test_personal_columns_stay_out_unless_declared(governed_copy):
             "catalog.output(members[['member_id', 'chain_id', 'email']])",
         ],
     )
-    allowed = catalog(env, "materialize", "premiere_contacts")
+    allowed = catalog_cli(env, "materialize", "premiere_contacts")
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     # What each partition's kernel received. harbour's opt-out of marketing covers only its
     # transactions, which this entry does not read.
@@ -268,7 +262,7 @@ def test_a_pooled_entry_sees_only_the_tenants_that_allow_its_purpose(
             "catalog.output(members.groupby('chain_id').size().rename('members').reset_index())",
         ],
     )
-    done = catalog(env, "materialize", "members_per_chain")
+    done = catalog_cli(env, "materialize", "members_per_chain")
     assert done.returncode == 0, done.stdout + done.stderr
     table = product(env, "members_per_chain")
     assert set(table.chain_id) == chains
@@ -295,7 +289,7 @@ def test_a_raw_file_of_restricted_data_is_refused(governed_copy):
             "import pandas as pd\ncatalog.output(pd.read_parquet(catalog.path('members')))",
         ],
     )
-    done = catalog(env, "materialize", "raw_members")
+    done = catalog_cli(env, "materialize", "raw_members")
     assert done.returncode == 1
     assert (
         "catalog.path('members'): the data-usage terms let this notebook see only the rows of "
@@ -340,7 +334,7 @@ def test_purging_a_tenant_erases_what_was_computed_from_its_data(governed_copy):
     env = governed_copy
     harbour = members_of(env)["harbour"]
     tenants = Path(env["CATALOG_DIR"]) / "tenants.yaml"
-    refused = catalog(env, "purge", "--tenant", "harbour")
+    refused = catalog_cli(env, "purge", "--tenant", "harbour")
     assert refused.returncode == 2
     assert "tenant 'harbour' is still listed; remove it first" in refused.stderr
 
@@ -350,7 +344,7 @@ def test_purging_a_tenant_erases_what_was_computed_from_its_data(governed_copy):
     staging = Path(env["CATALOG_STORAGE_URL"]) / ".staging"
     staging.mkdir(exist_ok=True)  # as a run killed while staging harbour's partition leaves it
     (staging / "20261124T000000_1@host_abcdef12_member_visit_features--harbour_a1b2c3").mkdir()
-    purged = catalog(env, "purge", "--tenant", "harbour")
+    purged = catalog_cli(env, "purge", "--tenant", "harbour")
     assert purged.returncode == 0, purged.stderr
     assert not list(staging.iterdir())
     assert "deleted local: member_visit_features[harbour]" in purged.stdout
@@ -371,7 +365,7 @@ def test_purging_a_tenant_erases_what_was_computed_from_its_data(governed_copy):
             assert "member_id" not in table or not set(table.member_id) & harbour, path
     assert not [p for p in stored if p.suffix == ".skops"]  # the pooled model is gone
 
-    again = catalog(env, "materialize")
+    again = catalog_cli(env, "materialize")
     assert again.returncode == 0, again.stdout + again.stderr
     assert list(ref(env, "churn_model")["inputs"]) == ["member_visit_features[starlight]"]
 

@@ -1,8 +1,6 @@
 """`catalog validate` refuses what the providers' terms and the tenants' opt-outs forbid, as one
 line naming the file and the field; the tenant partitions follow tenants.yaml."""
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from catalog_assets.catalog.discovery import load_catalog
 from catalog_assets.catalog.files import Limits
 from catalog_assets.orchestration.automation import sync_tenants, tenant_requests
 from catalog_assets.orchestration.staleness import nodes_of, partition_sets
-from tests.helpers import load_defs
+from tests.helpers import catalog_cli, load_defs
 
 
 def edit(path: Path, change) -> None:
@@ -28,13 +26,7 @@ def source(data: dict, name: str) -> dict:
 
 
 def validate(catalog: Path) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "catalog_assets.cli", "validate", "--catalog", str(catalog)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=catalog,
-    )
+    done = catalog_cli(None, "validate", "--catalog", str(catalog), cwd=catalog, timeout=120)
     assert "Traceback" not in done.stderr
     return [line for line in done.stdout.splitlines() if ": " in line]
 

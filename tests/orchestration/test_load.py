@@ -5,8 +5,6 @@ left running, no temporary or staging file, no open file of the long-lived proce
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import nbformat
 import pytest
 
 from benchmarks.environment import synthetic_catalog
-from tests.helpers import alive, catalog_dev, descendants, graphql, load_defs
+from tests.helpers import alive, catalog_cli, catalog_dev, descendants, graphql, load_defs
 
 ENTRIES = ("visits_a", "visits_b", "visits_c", "visits_d")
 LIMIT = 3
@@ -40,9 +38,7 @@ DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 def test_a_thousand_entry_catalog_validates_and_loads(catalog_env, tmp_path, monkeypatch):
     catalog = synthetic_catalog(tmp_path / "big", 1000)
     monkeypatch.setenv("CATALOG_DIR", str(catalog))
-    done = subprocess.run(
-        [sys.executable, "-m", "catalog_assets.cli", "validate"], capture_output=True, text=True
-    )
+    done = catalog_cli(None, "validate")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "OK, 1000 entries in 20 groups" in done.stdout
     definitions = load_defs()

@@ -5,8 +5,6 @@ last good value intact, and nothing left behind that `catalog gc` does not clean
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,7 +17,7 @@ from catalog_assets.errors import StorageError
 from catalog_assets.settings import Deployment
 from catalog_assets.storage import formats
 from catalog_assets.storage.store import CatalogStore
-from tests.helpers import area_digests, moto_process, s3_error, s3_proxy
+from tests.helpers import area_digests, catalog_cli, moto_process, s3_error, s3_proxy
 
 pytestmark = pytest.mark.s3
 POLICY = formats.LoadPolicy()
@@ -109,13 +107,7 @@ def test_an_endpoint_that_never_answers_fails_within_our_timeouts(credentials, t
         "CATALOG_HOME": str(tmp_path),
     }
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "catalog_assets.cli", "history", "scores"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = catalog_cli(env, "history", "scores", timeout=120)
     listener.close()
     assert done.returncode == 2
     assert "Read timeout" in done.stderr or "timed out" in done.stderr
