@@ -3,8 +3,10 @@
 What ``catalog validate`` can tell before anything runs: that each ``catalog.load("X")`` names a
 declared input (with the closest name for a typo) and each declared input is loaded, that
 ``catalog.output`` is called, that top-level imports resolve in this environment (naming the package
-to add), and that nothing installs packages from inside the notebook. IPython syntax (``%magic``,
-``!shell``) is translated by IPython's own input transformer before parsing.
+to add), that nothing installs packages from inside the notebook, and that no source is read from
+its file around ``catalog.load`` (where its version is recorded and its provider's terms apply).
+IPython syntax (``%magic``, ``!shell``) is translated by IPython's own input transformer before
+parsing.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class NotebookFacts:
     installs: list[Finding] = field(default_factory=list)
     syntax_errors: list[Finding] = field(default_factory=list)
     local_reads: list[tuple[str, str, Finding]] = field(default_factory=list)
+    #: Every file a reader call names by a literal path (an f-string's literal parts joined),
+    #: with the argument as written.
+    file_reads: list[tuple[str, str, Finding]] = field(default_factory=list)
     assigned: list[str] = field(default_factory=list)
     #: Names the ``parameters`` cell assigns.
     parameter_names: set[str] = field(default_factory=set)
@@ -199,6 +204,28 @@ def _call(
             target = first.value
             if not target.startswith(("http://", "https://", "s3://", "/")) and "." in target:
                 facts.local_reads.append((name.rsplit(".", 1)[-1], target, finding))
+        if (literal := _literal_text(first)) is not None:
+            facts.file_reads.append((literal, ast.unparse(first), finding))
+
+
+def _literal_text(node: ast.expr) -> str | None:
+    """A string literal's text; an f-string's literal parts joined (``f"{root}/a.csv"`` gives
+    ``/a.csv``); None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            part.value
+            for part in node.values
+            if isinstance(part, ast.Constant) and isinstance(part.value, str)
+        )
+    return None
+
+
+def _reads_location(target: str, location: str) -> bool:
+    """Whether a path names a source's file: its location, or a path ending with it."""
+    path = target.replace("\\", "/")
+    return path == location or path.endswith("/" + location)
 
 
 def package_for(module: str) -> str:
@@ -272,6 +299,26 @@ def check_code(
                         f"{name!r} is declared but the notebook never loads it "
                         f"(catalog.load({name!r})); load it or remove it from inputs",
                         "warning",
+                    )
+                )
+    for target, written, finding in facts.file_reads:
+        for name, source in sorted(sources.items()):
+            if _reads_location(target, source.location):
+                governed = source.terms is not None
+                problems.append(
+                    Problem(
+                        notebook,
+                        _where(finding),
+                        f"reads source {name!r} from its file ({written}); use "
+                        f"catalog.load({name!r}) instead: only then does a run record the version "
+                        "it read"
+                        + (
+                            " and apply its provider's data-usage terms (tenant rows, personal "
+                            "columns)"
+                            if governed
+                            else ""
+                        ),
+                        "error" if governed else "warning",
                     )
                 )
     if not facts.outputs:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import nbformat
 import pytest
 import yaml
 
@@ -201,4 +202,32 @@ def test_the_governed_catalog_loads_whole_and_schedules_each_tenant(
     assert [(r.partition_key, sorted(k.path[-1] for k in r.asset_selection)) for r in requests] == [
         ("starlight", ["churn_scores", "genre_affinity"]),
         ("roxy", ["churn_scores", "genre_affinity"]),
+    ]
+
+
+def test_validate_refuses_reading_a_governed_source_around_catalog_load(governed_catalog_dir):
+    """The terms apply through catalog.load; a notebook opening the provider's file itself (a
+    path copied from before the catalog, say) is refused, naming the cell and the way in."""
+    notebook = governed_catalog_dir / "features" / "member_visit_features.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.insert(
+        1,
+        nbformat.v4.new_code_cell(
+            "import pandas as pd\n"
+            "root = '/srv/catalog/sources'\n"
+            "raw = pd.read_parquet(f'{root}/movio/members.parquet')\n"
+            "films = pd.read_parquet('s3://bucket/sources/movio/films.parquet')\n"
+            "other = pd.read_parquet(f'{root}/elsewhere/members.parquet')"
+        ),
+    )
+    nbformat.write(nb, notebook)
+    lines = [line for line in validate(governed_catalog_dir) if not line.startswith(".: ")]
+    where = "features/member_visit_features.ipynb: cell 2, line"
+    assert lines == [
+        f"{where} 3: reads source 'members' from its file (f'{{root}}/movio/members.parquet'); use "
+        "catalog.load('members') instead: only then does a run record the version it read and "
+        "apply its provider's data-usage terms (tenant rows, personal columns)",
+        f"{where} 4: warning: reads source 'films' from its file "
+        "('s3://bucket/sources/movio/films.parquet'); use catalog.load('films') instead: only "
+        "then does a run record the version it read",
     ]
